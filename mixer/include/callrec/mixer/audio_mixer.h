@@ -1,0 +1,86 @@
+// AudioMixer: N participants' audio in, one 16 kHz mono float stream out.
+//
+// Inputs are placed on the *call timeline*, counted in output samples at 16 kHz
+// (sample n covers call time [n/16000 s, (n+1)/16000 s)). The mixer produces the call
+// timeline frame by frame, in order, kFrameSamples at a time; it never skips or repeats
+// a sample, so the output clock is an integer counter and cannot drift.
+//
+// Threading: one AudioMixer is owned and used by one thread (the engine's audio
+// thread); it is not internally synchronised.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "callrec/core/media_time.h"
+
+extern "C" struct AVFrame;
+
+namespace callrec::mixer {
+
+inline constexpr int kOutputRateHz = 16000;
+inline constexpr Rational kOutputTimeBase{1, kOutputRateHz};
+inline constexpr int kFrameSamples = 1024;  // one AAC-LC frame
+
+struct MixerConfig {
+  // Mix only the N loudest sources of each frame (as conferencing mixers do).
+  // std::nullopt: everyone is mixed.
+  std::optional<int> max_talkers;
+};
+
+// What happened to one source's audio so far.
+struct SourceStats {
+  int64_t samples_received = 0;   // after conversion to 16 kHz
+  int64_t samples_mixed = 0;      // of those, placed on the output (not dropped as late)
+  int64_t gaps_filled = 0;        // discontinuities filled with silence/concealment
+  int64_t samples_concealed = 0;  // output samples synthesised by concealment or silence fill
+  int64_t samples_dropped_late = 0;  // arrived for a time already mixed
+  int64_t drift_corrected_samples = 0;
+};
+
+using SourceId = int;
+
+class AudioMixer {
+ public:
+  explicit AudioMixer(MixerConfig config = {});
+  ~AudioMixer();
+  AudioMixer(const AudioMixer&) = delete;
+  AudioMixer& operator=(const AudioMixer&) = delete;
+
+  // `name` is used in error messages and stats (a participantId).
+  SourceId add_source(std::string name);
+  // The source stops contributing; buffered audio is discarded.
+  void remove_source(SourceId id);
+
+  // Decoded audio in any sample rate (8-48 kHz), channel layout and sample format.
+  // `start` is the call time of the frame's first sample. Frames of one source are
+  // pushed in time order. A frame that starts within 2 ms of where the previous one
+  // ended is treated as contiguous (container timestamps are often rounded to 1 ms);
+  // a larger gap is filled with silence; an overlap is trimmed. Samples for call time
+  // already mixed are dropped and counted. Throws callrec::Error naming the source
+  // when the frame cannot be converted.
+  void push(SourceId id, const AVFrame& frame, MediaTime start);
+
+  // Call-timeline sample index up to which this source has buffered audio (its end),
+  // or the mix position if it has nothing buffered.
+  int64_t buffered_until(SourceId id) const;
+
+  // Call-timeline index of the first sample the next mix() produces (starts at 0).
+  int64_t next_sample() const;
+
+  // Mixes call-timeline samples [next_sample(), next_sample() + kFrameSamples) into
+  // `out` and advances. Sources with no audio there contribute silence. The sum goes
+  // through a soft limiter, so every output sample is within [-1, 1].
+  void mix(std::span<float, kFrameSamples> out);
+
+  SourceStats stats(SourceId id) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace callrec::mixer

@@ -1,0 +1,106 @@
+// RecordingWriter: encodes the output periods into MP4 chunks under a byte budget and
+// writes each chunk's metadata JSON and the recording's notification JSON.
+//
+// Output timeline: the recording with paused time removed. It is cut into periods of
+// 1/8 s: period k is video frame k (shown for [k/8 s, (k+1)/8 s)) plus the 2000 audio
+// samples of that interval. Timestamps come from these counters (video pts = k,
+// audio pts = samples written), never from inputs.
+//
+// Files appear atomically: a chunk's .mp4 is complete before its .json is renamed into
+// place; JSON is written to a temporary file and renamed.
+//
+// Threading: owned and used by one thread (the engine's output thread).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "callrec/core/media_time.h"
+#include "callrec/core/wall_clock.h"
+
+extern "C" struct AVFrame;
+
+namespace callrec::muxer {
+
+inline constexpr int kFrameRate = 8;
+inline constexpr Rational kVideoTimeBase{1, kFrameRate};
+inline constexpr int kSampleRateHz = 16000;
+inline constexpr int kSamplesPerPeriod = kSampleRateHz / kFrameRate;  // 2000
+inline constexpr int kVideoWidth = 1920;
+inline constexpr int kVideoHeight = 1080;
+inline constexpr uint64_t kDefaultMaxChunkBytes = 512ULL * 1024 * 1024;
+
+struct EncoderSettings {
+  int video_bitrate_bps = 1'000'000;
+  int audio_bitrate_bps = 32'000;
+};
+
+struct PauseInterval {
+  WallClock start;      // wall-clock time the pause began
+  int64_t duration_ms;  // how long it lasted
+};
+
+// What the engine knows about a stretch of the output timeline and the muxer does not.
+struct ChunkAnnotation {
+  WallClock start_time;                      // wall-clock time of the chunk's first media
+  std::vector<PauseInterval> pauses;         // pauses that fall inside the chunk
+  std::vector<std::string> participant_ids;  // everyone present in the chunk
+  nlohmann::json extra = nlohmann::json::object();  // extra metadata fields, merged in
+};
+
+// Implemented by the engine; called on the writer's thread.
+class ChunkAnnotator {
+ public:
+  virtual ~ChunkAnnotator() = default;
+  // For the chunk holding output time [start, end). A pause at output position p belongs
+  // to the chunk with start <= p < end, or p == end when `last_chunk`.
+  virtual ChunkAnnotation annotate(MediaTime output_start, MediaTime output_end, bool last_chunk) = 0;
+  // After a chunk's .mp4 and .json are in place; `metadata` is the JSON written.
+  virtual void chunk_written(const nlohmann::json& metadata) { (void)metadata; }
+};
+
+struct RecordingConfig {
+  std::filesystem::path out_dir;
+  std::string call_id;
+  std::string resource_id;   // "" when absent
+  std::string recording_id;  // carried into extra fields; not used for file names
+  WallClock recording_start_time;
+  uint64_t max_chunk_bytes = kDefaultMaxChunkBytes;
+  EncoderSettings encoder;
+};
+
+class RecordingWriter {
+ public:
+  // Throws callrec::Error when the output directory cannot be created or written.
+  RecordingWriter(RecordingConfig config, ChunkAnnotator& annotator);
+  ~RecordingWriter();
+  RecordingWriter(const RecordingWriter&) = delete;
+  RecordingWriter& operator=(const RecordingWriter&) = delete;
+
+  // One period: `video` is 1920x1080 yuv420p; `audio` holds kSamplesPerPeriod mono
+  // samples in [-1, 1] (fewer only in the last period). When the period would push the
+  // chunk over max_chunk_bytes, the chunk is closed ("ChunkMaximumSizeExceeded") and the
+  // period starts the next one, with a keyframe and timestamps from 0.
+  // Throws callrec::Error on an encoder or storage failure; chunks already closed stay.
+  void write_period(const AVFrame& video, std::span<const float> audio);
+
+  // Closes the last chunk ("SessionEnded") and writes recording.json.
+  // Returns the notification written. Throws callrec::Error when there is nothing
+  // recorded (no period was written) or storage fails.
+  nlohmann::json finish(const std::string& session_end_reason);
+
+  // Output time written so far.
+  MediaTime duration() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace callrec::muxer
