@@ -1,4 +1,7 @@
 // TileLayout: where each participant's tile goes on the canvas. Pure geometry.
+//
+// Every function here is pure (no state, no allocation beyond the returned vector)
+// and deterministic, so the compositor and its tests agree on the same rectangles.
 #pragma once
 
 #include <vector>
@@ -19,14 +22,51 @@ struct Rect {
   friend bool operator==(const Rect&, const Rect&) = default;
 };
 
+// The most tiles the grid shows (7x7). tile_layout() caps at this many rectangles;
+// choosing which participants get them when more are present is the compositor's job.
+inline constexpr int kMaxGridTiles = 49;
+
+// Space between neighbouring tiles, in pixels, when there is more than one tile.
+// Each tile is its grid cell inset by kTileGutterPx / 2 on every side, so tiles are
+// kTileGutterPx apart and kTileGutterPx / 2 from the edge of the grid. A single tile
+// is the full canvas (no gutter).
+inline constexpr int kTileGutterPx = 4;
+
+// Columns and rows of the grid for `tile_count` tiles (capped at kMaxGridTiles).
+// {0, 0} for tile_count <= 0.
+struct GridShape {
+  int columns;
+  int rows;
+  friend bool operator==(const GridShape&, const GridShape&) = default;
+};
+GridShape grid_shape(int tile_count);
+
 // Grid for `tile_count` tiles on `canvas`, in display order (row by row, left to
 // right). 1 -> full canvas; 2 -> side by side; 3-4 -> 2x2; 5-6 -> 3x2; 7-9 -> 3x3;
 // then the smallest near-square grid up to 7x7. A partial last row is centred.
 // Rectangles have even coordinates and sizes (yuv420p chroma alignment).
+// tile_count <= 0 gives no rectangles; tile_count > kMaxGridTiles gives kMaxGridTiles.
+// The grid is centred on the canvas (cells are a whole, even number of pixels, so a
+// few pixels may be left over at the edges).
 std::vector<Rect> tile_layout(int tile_count, Size canvas);
 
 // The largest rectangle with the aspect ratio of `picture` that fits inside `tile`,
-// centred (letterbox / pillarbox). Even coordinates and sizes.
+// centred (letterbox / pillarbox). Even coordinates and sizes (at least 2x2) when
+// `tile` has even coordinates and sizes. A degenerate picture (zero or negative
+// size) fills the tile.
 Rect fit_inside(Size picture, Rect tile);
+
+// Layout while a screen share is on: the share takes the main area (left, full
+// height; the share's picture is fitted inside it with fit_inside) and the
+// participants go to a strip on the right, stacked top to bottom as 16:9 tiles and
+// centred vertically. The strip holds at most screen_share_strip_capacity(canvas)
+// tiles; `strip_tile_count` beyond that is capped (the compositor chooses who is
+// shown). With strip_tile_count <= 0 the share takes the whole canvas.
+struct ScreenShareLayout {
+  Rect main;
+  std::vector<Rect> strip;
+};
+ScreenShareLayout screen_share_layout(int strip_tile_count, Size canvas);
+int screen_share_strip_capacity(Size canvas);
 
 }  // namespace callrec::compositor

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "callrec/compositor/tile_layout.h"
 #include "callrec/core/media_time.h"
@@ -25,9 +26,33 @@ inline constexpr Size kCanvas{1920, 1080};
 
 using ParticipantId = int;
 
+inline constexpr const char* kDefaultPlaceholderFont =
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";  // Debian fonts-dejavu-core
+
+// Optional tuning; the defaults are the product behaviour.
+struct CompositorConfig {
+  Size canvas = kCanvas;
+  // A participant whose nearest frame is further than this from t (no frame within
+  // the timeout: stalled, or video not started yet) shows the placeholder.
+  MediaTime stall_timeout = MediaTime::from_ms(2000);
+  // Duration of a participant's last frame when it cannot be told from the spacing of
+  // the last two frames (used to end the video after end_video()).
+  MediaTime default_frame_duration = MediaTime::from_ms(125);
+  // Most participant tiles shown at once (capped at kMaxGridTiles). With more
+  // participants, the most recently active speakers (set_speaking) are shown.
+  int max_visible_tiles = kMaxGridTiles;
+  // Frames kept per participant ahead of compose time; beyond this the oldest are
+  // dropped (bounds memory when a source is read far ahead).
+  int max_queued_frames = 120;
+  // TrueType font for the placeholder initials. Loaded on first use; a missing font
+  // is a callrec::Error then.
+  std::string placeholder_font_path = kDefaultPlaceholderFont;
+};
+
 class VideoCompositor {
  public:
   explicit VideoCompositor(Size canvas = kCanvas);
+  explicit VideoCompositor(const CompositorConfig& config);
   ~VideoCompositor();
   VideoCompositor(const VideoCompositor&) = delete;
   VideoCompositor& operator=(const VideoCompositor&) = delete;
@@ -47,6 +72,23 @@ class VideoCompositor {
   // After its last frame it shows the placeholder (while still in the grid).
   // A later push_frame starts a new video (rejoin with camera).
   void end_video(ParticipantId id);
+
+  // A screen share of `participant_id` starts. Its frames are pushed with push_frame
+  // and ended with end_video()/leave() like any participant's. While a share is on
+  // (the most recently started one, if several), it takes the main area (aspect
+  // fitted) and the participants move to a strip (screen_share_layout); the layout
+  // returns to the grid when the share is left. Before its first frame, and when
+  // stalled or ended, the share area shows a placeholder of the sharer.
+  ParticipantId join_screen_share(std::string participant_id);
+
+  // The participant was heard at call time `at` (voice activity, from the engine).
+  // With more participants than tiles, the most recently active ones are shown;
+  // a shown participant keeps their tile until a more recent speaker replaces the
+  // least recently active one.
+  void set_speaking(ParticipantId id, MediaTime at);
+
+  // Participants shown by the last compose(), in tile order (for tests and metadata).
+  std::vector<ParticipantId> visible_participants() const;
 
   // Paints the canvas for call time `t`. The returned frame (yuv420p, canvas size)
   // stays owned by the compositor and valid until the next compose(); callers that
