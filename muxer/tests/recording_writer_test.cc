@@ -1,1 +1,281 @@
-// To be written.
+#include "callrec/muxer/recording_writer.h"
+
+#include <regex>
+#include <set>
+
+#include "atomic_file.h"
+#include "muxer_test_support.h"
+
+namespace callrec::muxer {
+namespace {
+
+using testing::FakeAnnotator;
+using testing::files_with_extension;
+using testing::inspect_mp4;
+using testing::Mp4Report;
+using testing::PeriodSource;
+using testing::read_json;
+using testing::TempDir;
+
+// libx264 and the mp4 muxer are chatty at the default level.
+const int kQuietLibav = [] {
+  av_log_set_level(AV_LOG_ERROR);
+  return 0;
+}();
+
+RecordingConfig make_config(const std::filesystem::path& dir, uint64_t max_bytes = kDefaultMaxChunkBytes) {
+  RecordingConfig config;
+  config.out_dir = dir;
+  config.call_id = "c0ffee-call";
+  config.resource_id = "resource-1";
+  config.recording_id = "rec-42";
+  config.recording_start_time = WallClock{1'795'000'000'000'000};
+  config.max_chunk_bytes = max_bytes;
+  return config;
+}
+
+nlohmann::json write_recording(const RecordingConfig& config, FakeAnnotator& annotator, int64_t periods,
+                               double noise_fraction) {
+  RecordingWriter writer(config, annotator);
+  PeriodSource source(noise_fraction);
+  for (int64_t k = 0; k < periods; ++k) {
+    source.fill(k);
+    writer.write_period(source.canvas(), source.audio());
+  }
+  EXPECT_EQ(writer.duration().ms(), periods * 125);
+  return writer.finish("CallEnded");
+}
+
+void expect_playable_chunk(const Mp4Report& r) {
+  ASSERT_GE(r.top_level_boxes.size(), 3u);
+  const auto moov = std::find(r.top_level_boxes.begin(), r.top_level_boxes.end(), "moov");
+  const auto mdat = std::find(r.top_level_boxes.begin(), r.top_level_boxes.end(), "mdat");
+  ASSERT_NE(moov, r.top_level_boxes.end());
+  ASSERT_NE(mdat, r.top_level_boxes.end());
+  EXPECT_LT(moov, mdat) << "moov must come before mdat (faststart)";
+  EXPECT_EQ(r.video.codec, "h264");
+  EXPECT_EQ(r.video.width, 1920);
+  EXPECT_EQ(r.video.height, 1080);
+  EXPECT_EQ(r.video.format, AV_PIX_FMT_YUV420P);
+  EXPECT_EQ(r.video.decoded_format, AV_PIX_FMT_YUV420P);
+  EXPECT_EQ(r.video.profile, FF_PROFILE_H264_HIGH);
+  EXPECT_EQ(av_cmp_q(r.video.avg_frame_rate, AVRational{8, 1}), 0);
+  EXPECT_TRUE(r.video.first_packet_key);
+  EXPECT_EQ(r.video.first_pts, 0);
+  EXPECT_EQ(r.video.decoded_frames, r.video.packets);
+  EXPECT_EQ(r.audio.codec, "aac");
+  EXPECT_EQ(r.audio.profile, FF_PROFILE_AAC_LOW);
+  EXPECT_EQ(r.audio.sample_rate, 16000);
+  EXPECT_EQ(r.audio.channels, 1);
+  EXPECT_LE(r.audio.first_pts, 0);  // AAC priming may start before 0 (edit list)
+}
+
+void expect_chunk_schema(const nlohmann::json& j) {
+  EXPECT_TRUE(j.at("resourceId").is_string());
+  EXPECT_TRUE(j.at("callId").is_string());
+  EXPECT_TRUE(j.at("chunkDocumentId").is_string());
+  EXPECT_TRUE(j.at("chunkIndex").is_number_integer());
+  EXPECT_TRUE(j.at("chunkStartTime").is_string());
+  EXPECT_TRUE(j.at("chunkDuration").is_number());
+  ASSERT_TRUE(j.at("pauseResumeIntervals").is_array());
+  for (const auto& p : j.at("pauseResumeIntervals")) {
+    EXPECT_TRUE(p.at("startTime").is_string());
+    EXPECT_TRUE(p.at("duration").is_number());
+  }
+  const auto& info = j.at("recordingInfo");
+  EXPECT_EQ(info.at("contentType"), "mixed");
+  EXPECT_EQ(info.at("channelType"), "audioVideo");
+  EXPECT_EQ(info.at("format"), "mp4");
+  EXPECT_EQ(info.at("audioConfiguration").at("sampleRate"), "16000");
+  EXPECT_TRUE(info.at("audioConfiguration").at("bitRate").is_number_integer());
+  EXPECT_EQ(info.at("audioConfiguration").at("channels"), 1);
+  EXPECT_EQ(info.at("videoConfiguration").at("longerSideLength"), 1920);
+  EXPECT_EQ(info.at("videoConfiguration").at("shorterSideLength"), 1080);
+  EXPECT_EQ(info.at("videoConfiguration").at("framerate"), 8);
+  EXPECT_TRUE(info.at("videoConfiguration").at("bitRate").is_number_integer());
+  ASSERT_TRUE(j.at("participants").is_array());
+  for (const auto& p : j.at("participants")) EXPECT_TRUE(p.at("participantId").is_string());
+}
+
+TEST(RecordingWriterTest, WritesOnePlayableChunkWithMetadata) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  annotator.pause_positions_frames = {10, 24};  // 24 == end: belongs to the last chunk
+  constexpr int64_t kPeriods = 24;
+  const RecordingConfig config = make_config(dir.path());
+  const nlohmann::json notification = write_recording(config, annotator, kPeriods, 0.1);
+
+  const auto mp4s = files_with_extension(dir.path(), ".mp4");
+  ASSERT_EQ(mp4s.size(), 1u);
+  const Mp4Report r = inspect_mp4(mp4s[0]);
+  expect_playable_chunk(r);
+  EXPECT_EQ(r.video.decoded_frames, kPeriods);
+  EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), kPeriods * 2000.0, 1024.0);
+
+  const std::string doc_id = mp4s[0].stem().string();
+  EXPECT_TRUE(std::regex_match(doc_id, std::regex("[A-Za-z0-9_-]+")));
+  const nlohmann::json meta = read_json(dir.path() / (doc_id + ".json"));
+  expect_chunk_schema(meta);
+  EXPECT_EQ(meta["chunkDocumentId"], doc_id);
+  EXPECT_EQ(meta["chunkIndex"], 0);
+  EXPECT_EQ(meta["callId"], "c0ffee-call");
+  EXPECT_EQ(meta["resourceId"], "resource-1");
+  EXPECT_EQ(meta["recordingId"], "rec-42");
+  EXPECT_EQ(meta["chunkDuration"], 3000);
+  EXPECT_EQ(meta["chunkStartTime"], format_iso8601(annotator.start));
+  EXPECT_EQ(meta["engineNote"], "from-annotator");
+  EXPECT_EQ(meta["recordingInfo"]["audioConfiguration"]["bitRate"], 32000);
+  EXPECT_EQ(meta["recordingInfo"]["videoConfiguration"]["bitRate"], 1000000);
+  ASSERT_EQ(meta["pauseResumeIntervals"].size(), 2u);
+  EXPECT_EQ(meta["pauseResumeIntervals"][0]["startTime"],
+            format_iso8601(WallClock{annotator.start.unix_us + 10 * 125'000}));
+  EXPECT_EQ(meta["pauseResumeIntervals"][0]["duration"], 1500);
+  EXPECT_EQ(meta["participants"][0]["participantId"], "8:acs:alice");
+  EXPECT_EQ(meta["sha256"], sha256_file_hex(mp4s[0]));
+  EXPECT_EQ(meta["sizeBytes"], std::filesystem::file_size(mp4s[0]));
+  ASSERT_EQ(annotator.written.size(), 1u);
+  EXPECT_EQ(annotator.written[0], meta);
+  ASSERT_EQ(annotator.calls.size(), 1u);
+  EXPECT_EQ(annotator.calls[0].start_frames, 0);
+  EXPECT_EQ(annotator.calls[0].end_frames, kPeriods);
+  EXPECT_TRUE(annotator.calls[0].last);
+
+  const nlohmann::json on_disk = read_json(dir.path() / "recording.json");
+  EXPECT_EQ(on_disk, notification);
+  EXPECT_TRUE(std::regex_match(on_disk.at("id").get<std::string>(),
+                               std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+  EXPECT_EQ(on_disk["topic"], "resource-1");
+  EXPECT_EQ(on_disk["subject"], "/recording/call/c0ffee-call");
+  EXPECT_EQ(on_disk["eventType"], "Microsoft.Communication.RecordingFileStatusUpdated");
+  EXPECT_EQ(on_disk["dataVersion"], "1.0");
+  EXPECT_EQ(on_disk["metadataVersion"], "1");
+  EXPECT_TRUE(parse_iso8601(on_disk.at("eventTime").get<std::string>()).has_value());
+  const auto& data = on_disk.at("data");
+  EXPECT_EQ(data["recordingStartTime"], format_iso8601(config.recording_start_time));
+  EXPECT_TRUE(data.at("recordingDurationMs").is_number_integer());
+  EXPECT_EQ(data["recordingDurationMs"], 3000);
+  EXPECT_EQ(data["sessionEndReason"], "CallEnded");
+  const auto& chunks = data.at("recordingStorageInfo").at("recordingChunks");
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0]["documentId"], doc_id);
+  EXPECT_EQ(chunks[0]["index"], 0);
+  EXPECT_EQ(chunks[0]["endReason"], "SessionEnded");
+
+  // Nothing but the three outputs is left in the directory (no temporaries).
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 3);
+}
+
+// Writes noisy video under a small byte budget and checks the chunking.
+void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t periods) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  annotator.pause_positions_frames = {3, periods / 2, periods - 2, periods};
+  RecordingConfig config = make_config(dir.path(), max_bytes);
+  config.encoder.video_bitrate_bps = video_bitrate_bps;
+  const nlohmann::json notification = write_recording(config, annotator, periods, 1.0);
+
+  const auto mp4s = files_with_extension(dir.path(), ".mp4");
+  ASSERT_GE(mp4s.size(), 2u);
+  const auto& chunks = notification["data"]["recordingStorageInfo"]["recordingChunks"];
+  ASSERT_EQ(chunks.size(), mp4s.size());
+  ASSERT_EQ(annotator.calls.size(), mp4s.size());
+  int64_t total_frames = 0;
+  int64_t total_pauses = 0;
+  double min_fill = 1.0;
+  for (size_t i = 0; i < mp4s.size(); ++i) {
+    SCOPED_TRACE("chunk " + std::to_string(i));
+    const uint64_t size = std::filesystem::file_size(mp4s[i]);
+    EXPECT_LE(size, max_bytes);
+    if (i + 1 < mp4s.size()) min_fill = std::min(min_fill, static_cast<double>(size) / max_bytes);
+    const Mp4Report r = inspect_mp4(mp4s[i]);
+    expect_playable_chunk(r);
+    const auto& call = annotator.calls[i];
+    EXPECT_EQ(call.start_frames, total_frames) << "annotated ranges must be contiguous";
+    EXPECT_EQ(r.video.decoded_frames, call.end_frames - call.start_frames);
+    EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), r.video.decoded_frames * 2000.0, 1024.0);
+    total_frames += r.video.decoded_frames;
+    EXPECT_EQ(call.last, i + 1 == mp4s.size());
+
+    const nlohmann::json meta = read_json(mp4s[i].parent_path() / (mp4s[i].stem().string() + ".json"));
+    expect_chunk_schema(meta);
+    EXPECT_EQ(meta["chunkIndex"], static_cast<int>(i));
+    EXPECT_EQ(meta["chunkDuration"], r.video.decoded_frames * 125);
+    EXPECT_EQ(meta["chunkStartTime"], format_iso8601(WallClock{annotator.start.unix_us + call.start_frames * 125'000}));
+    EXPECT_EQ(meta["participants"][1]["participantId"], "chunk-" + std::to_string(i));
+    EXPECT_EQ(meta["sha256"], sha256_file_hex(mp4s[i]));
+    for (const auto& pause : meta["pauseResumeIntervals"]) {
+      const int64_t at_us = parse_iso8601(pause["startTime"].get<std::string>())->unix_us - annotator.start.unix_us;
+      const int64_t at_frames = at_us / 125'000;
+      EXPECT_GE(at_frames, call.start_frames);
+      EXPECT_TRUE(at_frames < call.end_frames || (call.last && at_frames == call.end_frames));
+      ++total_pauses;
+    }
+    EXPECT_EQ(chunks[i]["documentId"], mp4s[i].stem().string());
+    EXPECT_EQ(chunks[i]["endReason"], i + 1 == mp4s.size() ? "SessionEnded" : "ChunkMaximumSizeExceeded");
+  }
+  EXPECT_EQ(total_frames, periods);
+  EXPECT_EQ(total_pauses, 4);
+  EXPECT_EQ(notification["data"]["recordingDurationMs"], periods * 125);
+  std::printf("max_chunk_bytes %llu: %zu chunks, lowest fill of a full chunk %.4f\n",
+              static_cast<unsigned long long>(max_bytes), mp4s.size(), min_fill);
+  EXPECT_GT(min_fill, 0.95) << "closed chunks should use most of the budget";
+}
+
+TEST(RecordingWriterTest, SplitsNoisyVideoAtOneMegabyte) { check_chunked_recording(1'000'000, 1'000'000, 100); }
+
+TEST(RecordingWriterTest, SplitsNoisyVideoAtThreeMegabytes) { check_chunked_recording(3'000'000, 4'000'000, 80); }
+
+TEST(RecordingWriterTest, UnwritableOutputDirectoryIsAClearError) {
+  TempDir dir;
+  const std::filesystem::path blocker = dir.path() / "not-a-dir";
+  std::ofstream(blocker) << "x";
+  FakeAnnotator annotator;
+  try {
+    RecordingWriter writer(make_config(blocker / "out"), annotator);
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not-a-dir"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RecordingWriterTest, LimitTooSmallForOnePeriodIsAClearError) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  RecordingWriter writer(make_config(dir.path(), 20'000), annotator);
+  PeriodSource source(1.0);
+  source.fill(0);
+  try {
+    writer.write_period(source.canvas(), source.audio());
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("too small"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RecordingWriterTest, FinishWithoutPeriodsIsAnError) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  RecordingWriter writer(make_config(dir.path()), annotator);
+  EXPECT_THROW(writer.finish("CallEnded"), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "recording.json"));
+}
+
+TEST(RecordingWriterTest, ShortLastPeriodKeepsItsAudio) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  RecordingWriter writer(make_config(dir.path()), annotator);
+  PeriodSource source(0.0);
+  for (int k = 0; k < 8; ++k) {
+    source.fill(k);
+    writer.write_period(source.canvas(), k == 7 ? source.audio().first(500) : source.audio());
+  }
+  writer.finish("RecordingStopped");
+  const auto mp4s = files_with_extension(dir.path(), ".mp4");
+  ASSERT_EQ(mp4s.size(), 1u);
+  const Mp4Report r = inspect_mp4(mp4s[0]);
+  EXPECT_EQ(r.video.decoded_frames, 8);
+  EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), 7 * 2000.0 + 500, 1024.0);
+}
+
+}  // namespace
+}  // namespace callrec::muxer
