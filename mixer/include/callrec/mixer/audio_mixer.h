@@ -29,7 +29,18 @@ struct MixerConfig {
   // Mix only the N loudest sources of each frame (as conferencing mixers do).
   // std::nullopt: everyone is mixed.
   std::optional<int> max_talkers;
+  // Live path: absorb a source clock running up to about +-1000 ppm against the call
+  // clock by adjusting that source's resampling ratio gradually (at most 0.2 %, which
+  // is inaudible), instead of cutting or padding audio when its timestamps and its
+  // sample count disagree. Frame timestamps may then jitter by up to
+  // kDriftToleranceMs before a frame is treated as a gap or an overlap.
+  // Off (offline files): placement is exact, by sample count, within 2 ms.
+  bool drift_correction = false;
 };
+
+// With drift_correction, how far a frame may stray from where its samples land before
+// it is treated as a discontinuity rather than clock drift or jitter.
+inline constexpr int kDriftToleranceMs = 40;
 
 // What happened to one source's audio so far.
 struct SourceStats {
@@ -63,6 +74,11 @@ class AudioMixer {
   // already mixed are dropped and counted. Throws callrec::Error naming the source
   // when the frame cannot be converted.
   void push(SourceId id, const AVFrame& frame, MediaTime start);
+
+  // The source's input has ended, for now or for good: the last ~2 ms that the
+  // resampler's filter holds back are placed on the timeline. A later push continues
+  // (or starts a new stretch after a gap) as usual. Optional; use at end of stream.
+  void flush(SourceId id);
 
   // Call-timeline sample index up to which this source has buffered audio (its end),
   // or the mix position if it has nothing buffered.

@@ -1,0 +1,61 @@
+// TimelineBuffer: one source's converted audio, addressed by call-timeline sample index.
+//
+// Holds 16 kHz mono float samples for the call-timeline interval [read_index(), end()).
+// Storage is a power-of-two ring that only grows (doubling, so growth is amortised over
+// pushes and never happens inside AudioMixer::mix()). Samples behind the mix position are
+// released by advance_to(); writes behind it are rejected as late.
+//
+// Threading: owned by one AudioMixer, used from its thread only.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace callrec::mixer {
+
+class TimelineBuffer {
+ public:
+  explicit TimelineBuffer(int64_t initial_capacity_samples = 16384);
+
+  // Writes `samples` at timeline index `at`, which must be >= end(). The interval
+  // [end(), at) is filled with silence. Samples before read_index() (already mixed) are
+  // not stored; their count is returned.
+  int64_t write(int64_t at, std::span<const float> samples);
+
+  // Releases everything before `index` (the mix position moved on).
+  void advance_to(int64_t index);
+
+  // Drops all buffered audio; end() becomes read_index().
+  void clear();
+
+  int64_t read_index() const { return read_index_; }
+  // One past the last written sample, or read_index() when nothing is buffered.
+  int64_t end() const { return end_ > read_index_ ? end_ : read_index_; }
+  bool empty() const { return end_ <= read_index_; }
+
+  // The stored part of [from, from + count) as at most two contiguous pieces (the ring
+  // may wrap). `offset` is each piece's position relative to `from`.
+  struct Piece {
+    int64_t offset = 0;
+    std::span<const float> samples;
+  };
+  struct Pieces {
+    Piece piece[2];
+    int count = 0;
+  };
+  Pieces read(int64_t from, int64_t count) const;
+
+  int64_t capacity() const { return static_cast<int64_t>(storage_.size()); }
+
+ private:
+  void reserve_until(int64_t end_index);
+  float* at(int64_t index) { return &storage_[static_cast<size_t>(index & mask_)]; }
+
+  std::vector<float> storage_;
+  int64_t mask_ = 0;
+  int64_t read_index_ = 0;  // first index still held
+  int64_t end_ = 0;         // one past the last written index (may lag read_index_)
+};
+
+}  // namespace callrec::mixer
