@@ -103,6 +103,7 @@ struct VideoCompositor::Impl {
     check_av(av_frame_get_buffer(canvas.get(), 0), "compositor: allocating the 1920x1080 canvas");
     fill_rect(*canvas, Rect{0, 0, canvas->width, canvas->height}, kBackground);
     slots.reserve(kMaxGridTiles + 1);
+    layout_rects.reserve(kMaxGridTiles + 1);
     painted.reserve(kMaxGridTiles + 1);
     visible.reserve(kMaxGridTiles);
   }
@@ -251,17 +252,27 @@ struct VideoCompositor::Impl {
                                   : static_cast<size_t>(config.max_visible_tiles);
     choose_visible(capacity);
 
+    // Geometry is recomputed only when the arrangement changes, so a steady call
+    // allocates nothing here.
+    const LayoutKey key{static_cast<int>(visible.size()), share ? std::optional<ParticipantId>(share->id) : std::nullopt};
+    if (layout_key != key) {
+      layout_rects.clear();
+      if (share) {
+        const ScreenShareLayout layout = screen_share_layout(key.tiles, config.canvas);
+        layout_rects.push_back(layout.main);
+        layout_rects.insert(layout_rects.end(), layout.strip.begin(), layout.strip.end());
+      } else {
+        const std::vector<Rect> tiles = tile_layout(key.tiles, config.canvas);
+        layout_rects.insert(layout_rects.end(), tiles.begin(), tiles.end());
+      }
+      layout_key = key;
+    }
     // Slots of this frame: the share's main area first, then the tiles.
     slots.clear();
-    if (share) {
-      const ScreenShareLayout layout = screen_share_layout(static_cast<int>(visible.size()), config.canvas);
-      slots.push_back(PaintedTile{share->id, layout.main, std::nullopt, std::nullopt});
-      for (size_t i = 0; i < layout.strip.size(); ++i) {
-        slots.push_back(PaintedTile{visible[i], layout.strip[i], std::nullopt, std::nullopt});
-      }
-    } else {
-      const std::vector<Rect> tiles = tile_layout(static_cast<int>(visible.size()), config.canvas);
-      for (size_t i = 0; i < tiles.size(); ++i) slots.push_back(PaintedTile{visible[i], tiles[i], std::nullopt, std::nullopt});
+    const size_t first_tile = share ? 1 : 0;
+    if (share) slots.push_back(PaintedTile{share->id, layout_rects[0], std::nullopt, std::nullopt});
+    for (size_t i = first_tile; i < layout_rects.size(); ++i) {
+      slots.push_back(PaintedTile{visible[i - first_tile], layout_rects[i], std::nullopt, std::nullopt});
     }
 
     // A re-flow (any tile moved) clears the canvas and repaints everything; a new
@@ -299,6 +310,13 @@ struct VideoCompositor::Impl {
   av::FramePtr canvas;
   std::vector<std::unique_ptr<Participant>> participants;  // join order
   std::vector<ParticipantId> visible;                      // camera tiles, tile order
+  struct LayoutKey {
+    int tiles;
+    std::optional<ParticipantId> share;
+    friend bool operator==(const LayoutKey&, const LayoutKey&) = default;
+  };
+  std::optional<LayoutKey> layout_key;  // arrangement layout_rects was made for
+  std::vector<Rect> layout_rects;       // share main area (if any), then tiles
   std::vector<PaintedTile> slots;                          // scratch, reused per compose
   std::vector<PaintedTile> painted;                        // what the canvas shows
   ParticipantId next_id = 1;
