@@ -59,6 +59,7 @@ struct ScalerKey {
   int src_width;
   int src_height;
   int src_format;
+  bool src_full_range;
   int dst_width;
   int dst_height;
   friend bool operator==(const ScalerKey&, const ScalerKey&) = default;
@@ -100,6 +101,7 @@ struct VideoCompositor::Impl {
     canvas->format = AV_PIX_FMT_YUV420P;
     canvas->width = config.canvas.width;
     canvas->height = config.canvas.height;
+    canvas->color_range = AVCOL_RANGE_MPEG;  // limited range, what H.264 players expect
     check_av(av_frame_get_buffer(canvas.get(), 0), "compositor: allocating the 1920x1080 canvas");
     fill_rect(*canvas, Rect{0, 0, canvas->width, canvas->height}, kBackground);
     slots.reserve(kMaxGridTiles + 1);
@@ -186,7 +188,10 @@ struct VideoCompositor::Impl {
   }
 
   void ensure_scaler(Participant& p, const AVFrame& frame, Rect target) {
-    const ScalerKey key{frame.width, frame.height, frame.format, target.width, target.height};
+    // Decoders may hand out full-range pictures in a plain yuv420p format (tagged
+    // only by color_range); the yuvj formats imply full range themselves.
+    const bool full_range = frame.color_range == AVCOL_RANGE_JPEG;
+    const ScalerKey key{frame.width, frame.height, frame.format, full_range, target.width, target.height};
     if (p.scaler && p.scaler_key == key) return;
     p.scaler.reset(sws_getContext(frame.width, frame.height, static_cast<AVPixelFormat>(frame.format), target.width,
                                   target.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr));
@@ -196,6 +201,15 @@ struct VideoCompositor::Impl {
       throw Error("compositor: cannot scale participant " + p.participant_id + "'s " + std::to_string(frame.width) +
                   "x" + std::to_string(frame.height) + " " + (format_name ? format_name : "unknown-format") +
                   " picture to " + std::to_string(target.width) + "x" + std::to_string(target.height));
+    }
+    if (full_range) {
+      int* inv_table = nullptr;
+      int* table = nullptr;
+      int src_range = 0, dst_range = 0, brightness = 0, contrast = 0, saturation = 0;
+      if (sws_getColorspaceDetails(p.scaler.get(), &inv_table, &src_range, &table, &dst_range, &brightness, &contrast,
+                                   &saturation) >= 0) {
+        sws_setColorspaceDetails(p.scaler.get(), inv_table, 1, table, 0, brightness, contrast, saturation);
+      }
     }
     p.scaler_key = key;
   }

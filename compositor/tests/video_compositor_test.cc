@@ -401,3 +401,23 @@ TEST(VideoCompositor, UnknownParticipantIsAnError) {
 
 }  // namespace
 }  // namespace callrec::compositor
+
+namespace callrec::compositor {
+namespace {
+
+TEST(VideoCompositor, FullRangeInputIsConvertedToLimitedRange) {
+  VideoCompositor compositor;
+  const ParticipantId id = compositor.join("cam", "");
+  av::FramePtr white = solid(320, 180, YuvColour{255, 128, 128});
+  white->color_range = AVCOL_RANGE_JPEG;
+  av::FramePtr black = solid(320, 180, YuvColour{0, 128, 128});
+  black->color_range = AVCOL_RANGE_JPEG;
+  compositor.push_frame(id, *white, ms(0));
+  compositor.push_frame(id, *black, ms(125));
+  EXPECT_TRUE(has_colour(compositor.compose(ms(0)), 960, 540, YuvColour{235, 128, 128}, 1));
+  EXPECT_TRUE(has_colour(compositor.compose(ms(125)), 960, 540, YuvColour{16, 128, 128}, 1));
+  EXPECT_EQ(compositor.compose(ms(125)).color_range, AVCOL_RANGE_MPEG);
+}
+
+}  // namespace
+}  // namespace callrec::compositor
