@@ -9,6 +9,7 @@
 #include <Eigen/Core>
 
 #include "callrec/core/error.h"
+#include "opus_packet_decoder.h"
 #include "resampler.h"
 #include "soft_limiter.h"
 #include "timeline_buffer.h"
@@ -55,6 +56,7 @@ struct AudioMixer::Impl {
     std::optional<Segment> segment;
     double drift_error_samples = 0.0;   // smoothed control state, not a timestamp
     int64_t drift_closed_samples = 0;   // drift correction of finished segments
+    std::unique_ptr<OpusPacketDecoder> opus;  // made on the first push_opus()
   };
 
   explicit Impl(MixerConfig c) : config(c) {
@@ -223,6 +225,22 @@ void AudioMixer::flush(SourceId id) {
   // the input ended); the resampler starts afresh.
   const Segment& seg = *s.segment;
   s.segment = Segment{seg.start_index + seg.output_samples, seg.input_rate_hz, 0, 0};
+}
+
+void AudioMixer::push_opus(SourceId id, std::span<const uint8_t> packet, MediaTime start) {
+  Impl::Source& s = impl_->active_source(id);
+  if (!s.opus) s.opus = std::make_unique<OpusPacketDecoder>(s.name);
+  const OpusPacketDecoder::Output out = s.opus->decode(packet, start.rescaled({1, kOpusRateHz}).ticks());
+  s.stats.packets_lost += out.packets_lost;
+  s.stats.packets_corrupt += out.packet_corrupt ? 1 : 0;
+  s.stats.packets_discarded += out.packet_discarded ? 1 : 0;
+  if (out.gap_concealed) ++s.stats.gaps_filled;
+  s.stats.samples_concealed += out.concealed_samples * kOutputRateHz / kOpusRateHz;
+  if (out.samples.empty()) return;
+  static const AVChannelLayout kMono = AV_CHANNEL_LAYOUT_MONO;
+  const InputFormat format{kOpusRateHz, AV_SAMPLE_FMT_FLT, &kMono};
+  const uint8_t* planes[1] = {reinterpret_cast<const uint8_t*>(out.samples.data())};
+  impl_->place(s, format, planes, static_cast<int>(out.samples.size()), MediaTime(out.start_48k, {1, kOpusRateHz}));
 }
 
 int64_t AudioMixer::buffered_until(SourceId id) const { return impl_->source(id).buffer.end(); }

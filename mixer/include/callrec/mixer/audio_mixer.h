@@ -50,6 +50,10 @@ struct SourceStats {
   int64_t samples_concealed = 0;  // output samples synthesised by concealment or silence fill
   int64_t samples_dropped_late = 0;  // arrived for a time already mixed
   int64_t drift_corrected_samples = 0;
+  // Opus path (push_opus) only:
+  int64_t packets_lost = 0;     // inferred from timestamp gaps, concealed by PLC/FEC
+  int64_t packets_corrupt = 0;  // rejected by libopus, or empty; concealed
+  int64_t packets_discarded = 0;  // duplicates or reordered packets behind the output
 };
 
 using SourceId = int;
@@ -74,6 +78,15 @@ class AudioMixer {
   // already mixed are dropped and counted. Throws callrec::Error naming the source
   // when the frame cannot be converted.
   void push(SourceId id, const AVFrame& frame, MediaTime start);
+
+  // Opus packets straight through libopus (the embedding API), decoded at 48 kHz mono.
+  // `start` is the call time of the packet's first sample; packets of one source come
+  // in time order. A packet starting later than the previous one ended means packets
+  // were lost: up to 200 ms are concealed (libopus PLC, with the last lost frame
+  // recovered from this packet's in-band FEC when it carries it); longer gaps become
+  // silence. Corrupt, garbage or zero-length packets are concealed for the last good
+  // packet's duration and counted. A source should use either push() or push_opus().
+  void push_opus(SourceId id, std::span<const uint8_t> packet, MediaTime start);
 
   // The source's input has ended, for now or for good: the last ~2 ms that the
   // resampler's filter holds back are placed on the timeline. A later push continues
