@@ -10,6 +10,7 @@ extern "C" {
 }
 
 #include "callrec/core/error.h"
+#include "remux.h"
 #include "scoped_dictionary.h"
 
 namespace callrec::muxer {
@@ -17,9 +18,10 @@ namespace {
 
 constexpr int kVideoStream = 0;
 constexpr int kAudioStream = 1;
+constexpr int64_t kFragmentDurationUs = 1'000'000;
 
-// Everything in the final file that is not sample data or per-sample tables: ftyp,
-// free, the mdat header (64-bit form) and the fixed part of moov (mvhd, two traks
+// Everything in the final (remuxed, faststart) file that is not sample data or
+// per-sample tables: ftyp, free, the mdat header (64-bit form) and the fixed part of moov (mvhd, two traks
 // with tkhd/edts/mdhd/hdlr/vmhd|smhd/dinf/stsd with avcC and esds, udta). Measured at
 // about 1.3 kB with FFmpeg 5.1 (see the MoovBoundHolds test); doubled for SPS/PPS
 // variations and future muxer versions.
@@ -63,18 +65,22 @@ ChunkWriter::ChunkWriter(std::filesystem::path final_path, const EncoderSettings
   }
   format_->streams[kVideoStream]->avg_frame_rate = AVRational{kFrameRate, 1};
 
-  // faststart re-opens the file by its url to move moov to the front.
-  format_->url = av_strdup(temp_path_.c_str());
-  if (format_->url == nullptr) throw Error(what_ + ": out of memory");
   check_av(avio_open(&format_->pb, temp_path_.c_str(), AVIO_FLAG_WRITE),
            what_ + ": creating " + temp_path_.string());
+  // While written, the chunk is a fragmented MP4 (an empty moov up front, then a
+  // moof+mdat per second), flushed to the OS after every period: a crash loses at most
+  // the fragment in progress, and recover_recording() can remux the rest.
   ScopedDictionary options;
-  options.set("movflags", "+faststart");
+  options.set("movflags", "+empty_moov+default_base_moof");
+  options.set("frag_duration", std::to_string(kFragmentDurationUs));
   check_av(avformat_write_header(format_.get(), options.address()), what_ + ": writing the MP4 header");
-  header_bytes_ = static_cast<uint64_t>(avio_tell(format_->pb));
 }
 
 ChunkWriter::~ChunkWriter() = default;
+
+std::filesystem::path ChunkWriter::remux_temp_path() const {
+  return final_path_.parent_path() / ("." + final_path_.filename().string() + ".tmp");
+}
 
 bool ChunkWriter::try_write_period(const AVFrame& canvas, std::span<const float> audio) {
   video_.send(canvas);
@@ -100,7 +106,7 @@ bool ChunkWriter::try_write_period(const AVFrame& canvas, std::span<const float>
   const uint64_t audio_pending_bytes = static_cast<uint64_t>(audio_pending_packets * kMaxAacFrameBytes);
 
   const uint64_t projected =
-      header_bytes_ + payload_bytes_ + held_bytes + video_in_encoder_bytes + audio_pending_bytes +
+      payload_bytes_ + held_bytes + video_in_encoder_bytes + audio_pending_bytes +
       max_moov_bytes(video_.frames_sent(), audio_packets_ + audio_pending_packets, max_bytes_);
   if (projected > max_bytes_) {
     if (video_frames_written_ == 0) {
@@ -116,6 +122,9 @@ bool ChunkWriter::try_write_period(const AVFrame& canvas, std::span<const float>
   audio_.send(audio);
   drain_audio();
   ++video_frames_written_;
+  // Hands the fragments completed so far to the OS (survives a process crash).
+  avio_flush(format_->pb);
+  if (format_->pb->error < 0) check_av(format_->pb->error, what_ + ": writing " + temp_path_.string());
   return true;
 }
 
@@ -131,8 +140,16 @@ void ChunkWriter::write_packet(AVPacket& packet, int stream_index, const AVCodec
   payload_bytes_ += static_cast<uint64_t>(packet.size);
   if (stream_index == kVideoStream) {
     ++video_packets_;
+    // Every frame lasts one period; without it the muxer guesses the last sample's
+    // duration and the stream's frame rate comes out below 8 fps.
+    packet.duration = 1;
   } else {
     ++audio_packets_;
+    // The fragmented file cannot carry the AAC priming in an edit list, and negative
+    // timestamps would make the muxer shift the video instead; so audio starts at 0
+    // here and remux_to_faststart() moves it back by the same amount.
+    packet.pts += encoder.initial_padding;
+    packet.dts += encoder.initial_padding;
   }
   packet.stream_index = stream_index;
   av_packet_rescale_ts(&packet, encoder.time_base, format_->streams[stream_index]->time_base);
@@ -147,20 +164,27 @@ ClosedChunk ChunkWriter::close() {
   drain_audio();
   video_.flush();
   drain_video();
-  check_av(av_write_trailer(format_.get()), what_ + ": writing the MP4 trailer (moov)");
+  check_av(av_write_trailer(format_.get()), what_ + ": writing the fragmented MP4 trailer");
   check_av(avio_closep(&format_->pb), what_ + ": closing " + temp_path_.string());
   format_.reset();
 
+  const std::filesystem::path remuxed = remux_temp_path();
+  const RemuxStats stats = remux_to_faststart(temp_path_, remuxed, audio_.context().initial_padding);
   std::error_code ec;
-  const uint64_t size = std::filesystem::file_size(temp_path_, ec);
-  if (ec) throw Error(what_ + ": cannot read the size of " + temp_path_.string() + ": " + ec.message());
-  if (size > max_bytes_) {
-    // The bound above is meant to make this impossible; refuse to present the file.
-    throw Error(what_ + ": internal error: chunk is " + std::to_string(size) +
+  if (stats.size_bytes > max_bytes_) {
+    // The bound in try_write_period is meant to make this impossible; refuse to
+    // present the file.
+    throw Error(what_ + ": internal error: chunk is " + std::to_string(stats.size_bytes) +
                 " bytes, over maxChunkBytes " + std::to_string(max_bytes_));
   }
-  std::filesystem::rename(temp_path_, final_path_, ec);
-  if (ec) throw Error(what_ + ": cannot rename " + temp_path_.string() + " into place: " + ec.message());
+  if (stats.video_frames != video_frames_written_) {
+    throw Error(what_ + ": internal error: remux kept " + std::to_string(stats.video_frames) + " of " +
+                std::to_string(video_frames_written_) + " video frames");
+  }
+  std::filesystem::rename(remuxed, final_path_, ec);
+  if (ec) throw Error(what_ + ": cannot rename " + remuxed.string() + " into place: " + ec.message());
+  std::filesystem::remove(temp_path_, ec);
+  const uint64_t size = stats.size_bytes;
   return ClosedChunk{final_path_, size, video_frames_written_, audio_.samples_sent()};
 }
 

@@ -1,7 +1,9 @@
 // One MP4 chunk: its own encoders, its muxer, and its byte budget.
 //
-// The chunk is written to a hidden temporary file in the output directory and renamed
-// to its final name by close(), so a complete .mp4 appears atomically.
+// The chunk is written as a fragmented MP4 to a hidden temporary file in the output
+// directory (recoverable after a crash); close() remuxes it into a regular faststart
+// MP4 under another temporary name and renames that into place, so a complete .mp4
+// appears atomically.
 //
 // Budget: before a period's packets are written, the final size of the file if the
 // chunk were closed right after this period is bounded from above (see
@@ -54,7 +56,9 @@ class ChunkWriter {
   ClosedChunk close();
 
   int64_t video_frames() const { return video_frames_written_; }
+  // The fragmented file being written (what a crash leaves behind).
   const std::filesystem::path& temp_path() const { return temp_path_; }
+  std::filesystem::path remux_temp_path() const;
 
  private:
   void write_packet(AVPacket& packet, int stream_index, const AVCodecContext& encoder);
@@ -74,7 +78,6 @@ class ChunkWriter {
   std::vector<av::PacketPtr> held_video_;
   size_t held_video_count_ = 0;
 
-  uint64_t header_bytes_ = 0;   // ftyp/free/mdat header written by avformat_write_header
   uint64_t payload_bytes_ = 0;  // sum of the packets handed to the muxer
   int64_t video_packets_ = 0;
   int64_t audio_packets_ = 0;

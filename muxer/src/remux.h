@@ -1,0 +1,25 @@
+// Turns a fragmented MP4 (the crash-safe form a chunk has while it is written) into a
+// regular MP4 with moov before mdat, copying packets without re-encoding.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+namespace callrec::muxer {
+
+struct RemuxStats {
+  int64_t video_frames = 0;
+  int64_t audio_samples = 0;  // decoded audio duration (priming excluded)
+  uint64_t size_bytes = 0;
+};
+
+// Copies every complete packet of `source` into `dest` (written with faststart).
+// Fragmented MP4 loses the AAC encoder delay (no edit list in an empty moov), so the
+// audio is shifted back by `audio_priming_samples` and the muxer writes the edit list
+// again. A truncated `source` (a crash mid-fragment) is accepted: copying stops at the
+// first incomplete packet, and every frame before it stays decodable (no B-frames).
+// Throws callrec::Error naming the files on failure.
+RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::filesystem::path& dest,
+                              int64_t audio_priming_samples);
+
+}  // namespace callrec::muxer
