@@ -97,7 +97,12 @@ void fill_plane(uint8_t* data, int linesize, int width, int height, uint8_t valu
 }  // namespace
 
 YuvColour placeholder_colour(std::string_view participant_id) {
-  const uint64_t hash = fnv1a_64(participant_id);
+  // FNV-1a's low bits barely differ between short, similar ids ("p1", "p2"), so
+  // the hash is finalised (splitmix64's mixer) before picking the hue.
+  uint64_t hash = fnv1a_64(participant_id);
+  hash = (hash ^ (hash >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  hash = (hash ^ (hash >> 27)) * 0x94d049bb133111ebULL;
+  hash ^= hash >> 31;
   const double hue = static_cast<double>(hash % 360);
   const double saturation = 0.55;
   const double value = 0.62;

@@ -30,6 +30,7 @@ TEST(PlaceholderColour, StablePerIdAndDistinct) {
   EXPECT_NE(placeholder_colour("ada"), placeholder_colour("bob"));
   // Fixed value: the colour must not change between runs or builds.
   const YuvColour ada = placeholder_colour("ada");
+  EXPECT_EQ(ada, (YuvColour{102, 157, 150}));
   for (const char* id : {"ada", "bob", "carol", "dave", "x", ""}) {
     const YuvColour c = placeholder_colour(id);
     EXPECT_GE(c.y, 60) << id;  // medium brightness: distinct from dark background
