@@ -78,6 +78,8 @@ ChunkWriter::ChunkWriter(std::filesystem::path final_path, const EncoderSettings
 
 ChunkWriter::~ChunkWriter() = default;
 
+int64_t ChunkWriter::audio_priming_samples() const { return audio_.context().initial_padding; }
+
 std::filesystem::path ChunkWriter::remux_temp_path() const {
   return final_path_.parent_path() / ("." + final_path_.filename().string() + ".tmp");
 }

@@ -56,6 +56,8 @@ class ChunkWriter {
   ClosedChunk close();
 
   int64_t video_frames() const { return video_frames_written_; }
+  // AAC encoder delay: how far the audio is offset in the fragmented file.
+  int64_t audio_priming_samples() const;
   // The fragmented file being written (what a crash leaves behind).
   const std::filesystem::path& temp_path() const { return temp_path_; }
   std::filesystem::path remux_temp_path() const;

@@ -30,7 +30,8 @@ class TempDir {
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     path_ = std::filesystem::temp_directory_path() /
-            ("callrec-muxer-" + std::string(info->name()) + "-" + std::to_string(::getpid()));
+            ("callrec-muxer-" + std::string(info->name()) + "-" + std::to_string(::getpid()) + "-" +
+             std::to_string(counter()++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -43,6 +44,11 @@ class TempDir {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  static int& counter() {
+    static int next = 0;
+    return next;
+  }
+
   std::filesystem::path path_;
 };
 
@@ -234,12 +240,14 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
   return nlohmann::json::parse(in);
 }
 
-// Files in `dir` with `extension`, sorted by name, excluding recording.json.
+// Files in `dir` with `extension`, sorted by name, excluding recording.json and hidden
+// (temporary or state) files.
 inline std::vector<std::filesystem::path> files_with_extension(const std::filesystem::path& dir,
                                                                const std::string& extension) {
   std::vector<std::filesystem::path> out;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == extension && entry.path().filename() != "recording.json") {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() == extension && name != "recording.json" && name.front() != '.') {
       out.push_back(entry.path());
     }
   }

@@ -1,0 +1,119 @@
+#include "callrec/muxer/recovery.h"
+
+#include <algorithm>
+#include <fstream>
+#include <system_error>
+#include <vector>
+
+#include "atomic_file.h"
+#include "callrec/core/error.h"
+#include "chunk_metadata.h"
+#include "random_id.h"
+#include "recording_state.h"
+#include "remux.h"
+
+namespace callrec::muxer {
+namespace {
+
+void remove_quietly(const std::filesystem::path& path) {
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);
+}
+
+void rename_or_throw(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
+  std::filesystem::rename(from, to, ec);
+  if (ec) throw Error(from.string() + ": cannot rename to " + to.filename().string() + ": " + ec.message());
+}
+
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(path.string() + ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": malformed JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out_dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> state_files;
+  for (const auto& entry : std::filesystem::directory_iterator(out_dir, ec)) {
+    if (is_state_path(entry.path())) state_files.push_back(entry.path());
+  }
+  if (ec) throw Error(out_dir.string() + ": cannot list the output directory: " + ec.message());
+  if (state_files.empty()) return std::nullopt;
+
+  // Only the newest chunk can be unfinished; an older state file is one whose removal
+  // the crash interrupted.
+  std::vector<OpenChunkState> states;
+  for (const auto& path : state_files) states.push_back(read_state(path));
+  const auto newest = std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
+    return a.chunk_index < b.chunk_index;
+  });
+  const OpenChunkState state = *newest;
+  const std::string& id = state.document_id;
+  const std::filesystem::path mp4 = out_dir / (id + ".mp4");
+  const std::filesystem::path metadata_path = out_dir / (id + ".json");
+  const std::filesystem::path part = out_dir / ("." + id + ".mp4.part");
+  const std::filesystem::path remuxed = out_dir / ("." + id + ".mp4.tmp");
+  const std::filesystem::path notification_path = out_dir / "recording.json";
+
+  std::vector<ChunkSummary> chunks = state.previous_chunks;
+  int64_t total_frames = state.start_frames;
+  if (std::filesystem::exists(metadata_path)) {
+    // The chunk was finished; the crash came after its metadata.
+    const nlohmann::json metadata = read_json_file(metadata_path);
+    chunks.push_back({id, state.chunk_index, metadata.value("endReason", std::string("SessionEnded"))});
+    total_frames += metadata.value("videoFrames", int64_t{0});
+  } else {
+    std::optional<RemuxStats> stats;
+    if (std::filesystem::exists(mp4)) {
+      // Complete and renamed, but its metadata never written: re-read it in place.
+      stats = remux_to_faststart(mp4, remuxed, 0);
+      rename_or_throw(remuxed, mp4);
+    } else if (std::filesystem::exists(part)) {
+      stats = remux_to_faststart(part, remuxed, state.audio_priming_samples);
+      if (stats->video_frames == 0) {
+        stats.reset();  // crashed before the first fragment reached the disk
+        remove_quietly(remuxed);
+      } else {
+        rename_or_throw(remuxed, mp4);
+      }
+    }
+    if (stats) {
+      const int64_t video_ms = stats->video_frames * 1000 / kFrameRate;
+      const int64_t audio_ms = stats->audio_samples * 1000 / kSampleRateHz;
+      const ChunkFacts facts{id, state.chunk_index, std::max(video_ms, audio_ms), stats->size_bytes,
+                             sha256_file_hex(mp4)};
+      ChunkAnnotation annotation;
+      annotation.start_time = state.estimated_start_time;
+      annotation.participant_ids = state.participant_ids;
+      annotation.extra = {{"recovered", true},
+                          {"chunkStartTimeEstimated", true},
+                          {"endReason", "SessionEnded"},
+                          {"videoFrames", stats->video_frames}};
+      write_file_atomically(metadata_path, chunk_metadata(state.config, facts, annotation).dump(2));
+      chunks.push_back({id, state.chunk_index, "SessionEnded"});
+      total_frames += stats->video_frames;
+    }
+  }
+  remove_quietly(part);
+  remove_quietly(remuxed);
+
+  std::optional<nlohmann::json> notification;
+  if (std::filesystem::exists(notification_path)) {
+    notification = read_json_file(notification_path);  // finished before the crash
+  } else if (!chunks.empty()) {
+    notification = recording_notification(state.config, random_uuid_v4(), chunks, total_frames * 1000 / kFrameRate,
+                                          kRecoveredSessionEndReason, wall_clock_now());
+    write_file_atomically(notification_path, notification->dump(2));
+  }
+  for (const auto& path : state_files) remove_quietly(path);
+  return notification;
+}
+
+}  // namespace callrec::muxer

@@ -1,0 +1,144 @@
+#include "callrec/muxer/recovery.h"
+
+#include <random>
+
+#include "callrec/muxer/recording_writer.h"
+#include "muxer_test_support.h"
+
+namespace callrec::muxer {
+namespace {
+
+using testing::FakeAnnotator;
+using testing::files_with_extension;
+using testing::inspect_mp4;
+using testing::PeriodSource;
+using testing::read_json;
+using testing::TempDir;
+
+const int kQuietLibav = [] {
+  av_log_set_level(AV_LOG_FATAL);  // truncated files make the demuxer complain
+  return 0;
+}();
+
+constexpr uint64_t kMaxBytes = 1'000'000;
+constexpr int64_t kPeriods = 90;
+
+RecordingConfig make_config(const std::filesystem::path& dir) {
+  RecordingConfig config;
+  config.out_dir = dir;
+  config.call_id = "crash-call";
+  config.resource_id = "res";
+  config.recording_id = "rec";
+  config.recording_start_time = WallClock{1'795'000'000'000'000};
+  config.max_chunk_bytes = kMaxBytes;
+  return config;
+}
+
+// Writes kPeriods of noisy video under a 1 MB budget and "crashes": the writer is
+// destroyed without finish(), leaving chunk 0 closed and chunk 1 as a fragmented .part.
+void write_interrupted_recording(const std::filesystem::path& dir) {
+  FakeAnnotator annotator;
+  RecordingWriter writer(make_config(dir), annotator);
+  PeriodSource source(1.0);
+  for (int64_t k = 0; k < kPeriods; ++k) {
+    source.fill(k);
+    writer.write_period(source.canvas(), source.audio());
+  }
+}
+
+std::filesystem::path find_part(const std::filesystem::path& dir) {
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().ends_with(".mp4.part")) return e.path();
+  }
+  return {};
+}
+
+TEST(RecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
+  TempDir original;
+  write_interrupted_recording(original.path());
+  const std::filesystem::path part = find_part(original.path());
+  ASSERT_FALSE(part.empty()) << "the open chunk must be on disk as a fragmented .part file";
+  ASSERT_EQ(files_with_extension(original.path(), ".mp4").size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(original.path() / "recording.json"));
+  const uint64_t part_size = std::filesystem::file_size(part);
+  const auto closed = files_with_extension(original.path(), ".json");
+  ASSERT_EQ(closed.size(), 1u);
+  const int64_t chunk0_frames = read_json(closed[0])["videoFrames"].get<int64_t>();
+
+  std::mt19937 random(1234);
+  std::vector<uint64_t> cut_points = {part_size, part_size / 2};
+  for (int i = 0; i < 4; ++i) cut_points.push_back(std::uniform_int_distribution<uint64_t>(0, part_size)(random));
+  int64_t previous_frames = -1;
+  std::sort(cut_points.begin(), cut_points.end());
+  for (uint64_t cut : cut_points) {
+    SCOPED_TRACE("truncated at " + std::to_string(cut) + " of " + std::to_string(part_size));
+    TempDir dir;
+    std::filesystem::copy(original.path(), dir.path(), std::filesystem::copy_options::recursive);
+    std::filesystem::resize_file(dir.path() / part.filename(), cut);
+
+    const std::optional<nlohmann::json> notification = recover_recording(dir.path());
+    ASSERT_TRUE(notification.has_value());
+    EXPECT_EQ(read_json(dir.path() / "recording.json"), *notification);
+    const auto& data = (*notification)["data"];
+    EXPECT_EQ(data["sessionEndReason"], kRecoveredSessionEndReason);
+    const auto& chunks = data["recordingStorageInfo"]["recordingChunks"];
+    ASSERT_GE(chunks.size(), 1u);
+    EXPECT_EQ(chunks[0]["endReason"], "ChunkMaximumSizeExceeded");
+
+    const auto mp4s = files_with_extension(dir.path(), ".mp4");
+    ASSERT_EQ(mp4s.size(), chunks.size());
+    int64_t recovered_frames = 0;
+    if (mp4s.size() == 2) {
+      const testing::Mp4Report r = inspect_mp4(mp4s[1]);
+      EXPECT_LE(std::filesystem::file_size(mp4s[1]), kMaxBytes);
+      EXPECT_TRUE(r.video.first_packet_key);
+      EXPECT_EQ(r.video.first_pts, 0);
+      EXPECT_EQ(r.video.codec, "h264");
+      EXPECT_EQ(r.audio.codec, "aac");
+      EXPECT_EQ(r.video.decoded_frames, r.video.packets);
+      const auto boxes = r.top_level_boxes;
+      EXPECT_LT(std::find(boxes.begin(), boxes.end(), "moov"), std::find(boxes.begin(), boxes.end(), "mdat"));
+      recovered_frames = r.video.decoded_frames;
+      EXPECT_LE(recovered_frames, kPeriods - chunk0_frames);
+      const nlohmann::json meta = read_json(dir.path() / (mp4s[1].stem().string() + ".json"));
+      EXPECT_EQ(meta["recovered"], true);
+      EXPECT_EQ(meta["chunkIndex"], 1);
+      EXPECT_EQ(meta["videoFrames"], recovered_frames);
+      EXPECT_EQ(meta["callId"], "crash-call");
+      EXPECT_EQ(meta["participants"][1]["participantId"], "chunk-0");  // carried from chunk 0
+      EXPECT_TRUE(meta["chunkStartTime"].is_string());
+      EXPECT_EQ(chunks[1]["documentId"], mp4s[1].stem().string());
+    }
+    if (cut == part_size) {
+      // The fragment in progress (at most 1 s) was still in the muxer's memory.
+      EXPECT_GE(recovered_frames, kPeriods - chunk0_frames - kFrameRate) << "whole file: only the open fragment lost";
+    }
+    EXPECT_GE(recovered_frames, previous_frames) << "a longer file never recovers fewer frames";
+    previous_frames = recovered_frames;
+    EXPECT_EQ(data["recordingDurationMs"], (chunk0_frames + recovered_frames) * 125);
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      EXPECT_NE(e.path().filename().string().front(), '.') << "left behind: " << e.path();
+    }
+    // A second recovery has nothing to do.
+    EXPECT_FALSE(recover_recording(dir.path()).has_value());
+  }
+}
+
+TEST(RecoveryTest, FinishedRecordingNeedsNoRecovery) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  {
+    RecordingWriter writer(make_config(dir.path()), annotator);
+    PeriodSource source(0.0);
+    for (int k = 0; k < 4; ++k) {
+      source.fill(k);
+      writer.write_period(source.canvas(), source.audio());
+    }
+    writer.finish("CallEnded");
+  }
+  EXPECT_FALSE(recover_recording(dir.path()).has_value());
+  EXPECT_EQ(read_json(dir.path() / "recording.json")["data"]["sessionEndReason"], "CallEnded");
+}
+
+}  // namespace
+}  // namespace callrec::muxer
