@@ -1,0 +1,43 @@
+// The offline driver: renders a call from captured per-participant files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "callrec/engine/manifest.h"
+#include "callrec/muxer/recording_writer.h"
+
+namespace callrec::engine {
+
+struct RenderProgress {
+  int64_t call_us;                          // how far into the call the render is
+  std::optional<int64_t> call_end_us;       // where it will end, when known or estimated
+  int64_t output_us;                        // media written so far
+};
+
+struct RenderOptions {
+  std::filesystem::path out_dir;
+  std::optional<uint64_t> max_chunk_bytes;  // overrides the manifest's
+  muxer::EncoderSettings encoder;
+  // Called on the render thread about every 1/8 s of output written.
+  std::function<void(const RenderProgress&)> on_progress;
+};
+
+struct RenderResult {
+  nlohmann::json notification;        // recording.json as written
+  std::vector<std::string> problems;  // media damage survived, one line each
+};
+
+// Opens every media file first (so a bad input fails before any output exists), then
+// renders the call into options.out_dir. Throws callrec::Error on a bad input or a
+// storage failure; chunks already finished stay in place, and recording.json is only
+// written when the recording is complete.
+RenderResult render_call(const Manifest& manifest, const RenderOptions& options);
+
+}  // namespace callrec::engine

@@ -1,0 +1,210 @@
+#include "callrec/engine/manifest.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "callrec/core/error.h"
+
+namespace callrec::engine {
+namespace {
+
+using nlohmann::json;
+
+// Raises "<name>: <field>: <reason>".
+class Checker {
+ public:
+  explicit Checker(std::string name) : name_(std::move(name)) {}
+
+  [[noreturn]] void fail(const std::string& field, const std::string& reason) const {
+    throw Error(name_ + ": " + (field.empty() ? "" : field + ": ") + reason);
+  }
+
+  const json& require(const json& obj, const char* key, const std::string& path) const {
+    const auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) fail(join(path, key), "required field is missing");
+    return *it;
+  }
+
+  std::string string_field(const json& obj, const char* key, const std::string& path, bool required,
+                           bool non_empty) const {
+    const auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) {
+      if (required) fail(join(path, key), "required field is missing");
+      return {};
+    }
+    if (!it->is_string()) fail(join(path, key), "must be a string");
+    std::string value = it->get<std::string>();
+    if (non_empty && value.empty()) fail(join(path, key), "must not be empty");
+    return value;
+  }
+
+  std::optional<int64_t> integer_field(const json& obj, const char* key, const std::string& path) const {
+    const auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return std::nullopt;
+    if (it->is_number_unsigned()) {
+      const uint64_t v = it->get<uint64_t>();
+      if (v > static_cast<uint64_t>(INT64_MAX / 1000)) fail(join(path, key), "is too large");
+      return static_cast<int64_t>(v);
+    }
+    if (it->is_number_integer()) return it->get<int64_t>();
+    if (it->is_number_float()) {
+      const double d = it->get<double>();
+      if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+    }
+    fail(join(path, key), "must be an integer");
+  }
+
+  static std::string join(const std::string& path, const char* key) {
+    return path.empty() ? std::string(key) : path + "." + key;
+  }
+
+ private:
+  std::string name_;
+};
+
+TimelineActionKind parse_action(const Checker& c, const std::string& action, const std::string& field) {
+  if (action == "start") return TimelineActionKind::kStart;
+  if (action == "pause") return TimelineActionKind::kPause;
+  if (action == "resume") return TimelineActionKind::kResume;
+  if (action == "stop") return TimelineActionKind::kStop;
+  c.fail(field, "unknown action \"" + action + "\" (expected start, pause, resume or stop)");
+}
+
+// The timeline is a small state machine: start once, first; pause only while recording;
+// resume only while paused; stop last; times never go backwards.
+void validate_timeline(const Checker& c, const std::vector<TimelineAction>& actions) {
+  enum class State { kNotStarted, kRecording, kPaused, kStopped } state = State::kNotStarted;
+  int64_t last_ms = 0;
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const std::string field = "timeline[" + std::to_string(i) + "]";
+    const TimelineAction& a = actions[i];
+    if (a.at_ms < 0) c.fail(field + ".atMs", "must not be negative");
+    if (a.at_ms < last_ms) c.fail(field + ".atMs", "goes back in time (previous action at " + std::to_string(last_ms) + ")");
+    last_ms = a.at_ms;
+    switch (a.kind) {
+      case TimelineActionKind::kStart:
+        if (state != State::kNotStarted) c.fail(field + ".action", "start while already started");
+        state = State::kRecording;
+        break;
+      case TimelineActionKind::kPause:
+        if (state == State::kPaused) c.fail(field + ".action", "pause while paused");
+        if (state != State::kRecording) c.fail(field + ".action", "pause while not recording");
+        state = State::kPaused;
+        break;
+      case TimelineActionKind::kResume:
+        if (state != State::kPaused) c.fail(field + ".action", "resume while not paused");
+        state = State::kRecording;
+        break;
+      case TimelineActionKind::kStop:
+        if (state == State::kNotStarted) c.fail(field + ".action", "stop before start");
+        if (state == State::kStopped) c.fail(field + ".action", "stop after stop");
+        state = State::kStopped;
+        break;
+    }
+    if (state == State::kStopped && i + 1 < actions.size())
+      c.fail("timeline[" + std::to_string(i + 1) + "]", "action after stop");
+  }
+  if (!actions.empty() && actions.front().kind != TimelineActionKind::kStart)
+    c.fail("timeline[0].action", "the first action must be start");
+}
+
+}  // namespace
+
+Manifest parse_manifest(std::string_view text, const std::string& name, const std::filesystem::path& base_dir) {
+  const Checker c(name);
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // nlohmann's message names the byte; keep only the reason, on one line.
+    std::string what = e.what();
+    if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    c.fail("", "not valid JSON: " + what);
+  }
+  if (!root.is_object()) c.fail("", "must be a JSON object");
+
+  Manifest m{.call_id = c.string_field(root, "callId", "", true, true),
+             .resource_id = c.string_field(root, "resourceId", "", false, false),
+             .recording_id = std::nullopt,
+             .recording_start_time = WallClock{0},
+             .max_chunk_bytes = std::nullopt,
+             .participants = {},
+             .timeline = {}};
+  if (root.contains("recordingId") && !root["recordingId"].is_null())
+    m.recording_id = c.string_field(root, "recordingId", "", false, true);
+
+  const std::string start_text = c.string_field(root, "recordingStartTime", "", true, true);
+  const auto start = parse_iso8601(start_text);
+  if (!start) c.fail("recordingStartTime", "not an ISO 8601 UTC time: \"" + start_text + "\"");
+  m.recording_start_time = *start;
+
+  if (const auto bytes = c.integer_field(root, "maxChunkBytes", "")) {
+    if (*bytes < 65536) c.fail("maxChunkBytes", "must be at least 65536, got " + std::to_string(*bytes));
+    m.max_chunk_bytes = static_cast<uint64_t>(*bytes);
+  }
+
+  const json& participants = c.require(root, "participants", "");
+  if (!participants.is_array()) c.fail("participants", "must be an array");
+  if (participants.empty()) c.fail("participants", "must not be empty");
+  std::set<std::string> ids;
+  for (size_t i = 0; i < participants.size(); ++i) {
+    const std::string path = "participants[" + std::to_string(i) + "]";
+    const json& p = participants[i];
+    if (!p.is_object()) c.fail(path, "must be an object");
+    Participant out;
+    out.participant_id = c.string_field(p, "participantId", path, true, true);
+    if (!ids.insert(out.participant_id).second)
+      c.fail(path + ".participantId", "duplicate \"" + out.participant_id + "\"");
+    out.display_name = c.string_field(p, "displayName", path, false, false);
+    if (const auto it = p.find("media"); it != p.end() && !it->is_null()) {
+      if (!it->is_array()) c.fail(path + ".media", "must be an array");
+      for (size_t j = 0; j < it->size(); ++j) {
+        const std::string mpath = path + ".media[" + std::to_string(j) + "]";
+        const json& e = (*it)[j];
+        if (!e.is_object()) c.fail(mpath, "must be an object");
+        MediaEntry entry;
+        entry.field = mpath;
+        entry.file_as_written = c.string_field(e, "file", mpath, true, true);
+        entry.file = base_dir / entry.file_as_written;
+        entry.offset_ms = c.integer_field(e, "offsetMs", mpath).value_or(0);
+        if (entry.offset_ms < 0)
+          c.fail(mpath + ".offsetMs", "must not be negative, got " + std::to_string(entry.offset_ms));
+        const std::string role = c.string_field(e, "role", mpath, false, false);
+        if (!role.empty() && role != "screen" && role != "camera")
+          c.fail(mpath + ".role", "unknown role \"" + role + "\" (expected screen or camera)");
+        entry.screen_share = role == "screen";
+        out.media.push_back(std::move(entry));
+      }
+    }
+    m.participants.push_back(std::move(out));
+  }
+
+  if (const auto it = root.find("timeline"); it != root.end() && !it->is_null()) {
+    if (!it->is_array()) c.fail("timeline", "must be an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string path = "timeline[" + std::to_string(i) + "]";
+      const json& a = (*it)[i];
+      if (!a.is_object()) c.fail(path, "must be an object");
+      const auto at = c.integer_field(a, "atMs", path);
+      if (!at) c.fail(path + ".atMs", "required field is missing");
+      const std::string action = c.string_field(a, "action", path, true, true);
+      m.timeline.push_back({*at, parse_action(c, action, path + ".action")});
+    }
+    validate_timeline(c, m.timeline);
+  }
+  return m;
+}
+
+Manifest load_manifest(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot read the manifest: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_manifest(text.str(), path.string(), path.parent_path());
+}
+
+}  // namespace callrec::engine

@@ -1,0 +1,110 @@
+#include "callrec/engine/manifest.h"
+
+#include <gtest/gtest.h>
+
+#include "callrec/core/error.h"
+
+namespace callrec::engine {
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_manifest(text, "call.json", "/calls");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* kValid = R"({
+  "callId": "c0ffee", "resourceId": "r1", "recordingStartTime": "2026-11-27T10:00:00Z",
+  "maxChunkBytes": 1048576,
+  "participants": [
+    {"participantId": "8:acs:ada", "displayName": "Ada Lovelace",
+     "media": [{"file": "ada.webm", "offsetMs": 0}, {"file": "ada-screen.mp4", "offsetMs": 42000, "role": "screen"}]},
+    {"participantId": "8:acs:bob"}
+  ],
+  "timeline": [{"atMs": 0, "action": "start"}, {"atMs": 20000, "action": "pause"},
+               {"atMs": 35000, "action": "resume"}, {"atMs": 60000, "action": "stop"}]
+})";
+
+TEST(Manifest, ParsesEveryField) {
+  const Manifest m = parse_manifest(kValid, "call.json", "/calls");
+  EXPECT_EQ(m.call_id, "c0ffee");
+  EXPECT_EQ(m.resource_id, "r1");
+  EXPECT_FALSE(m.recording_id);
+  EXPECT_EQ(format_iso8601(m.recording_start_time), "2026-11-27T10:00:00.000Z");
+  EXPECT_EQ(m.max_chunk_bytes, 1048576u);
+  ASSERT_EQ(m.participants.size(), 2u);
+  ASSERT_EQ(m.participants[0].media.size(), 2u);
+  EXPECT_EQ(m.participants[0].media[1].file, std::filesystem::path("/calls/ada-screen.mp4"));
+  EXPECT_EQ(m.participants[0].media[1].offset_ms, 42000);
+  EXPECT_TRUE(m.participants[0].media[1].screen_share);
+  EXPECT_TRUE(m.participants[1].media.empty());
+  ASSERT_EQ(m.timeline.size(), 4u);
+  EXPECT_EQ(m.timeline[1].kind, TimelineActionKind::kPause);
+}
+
+struct BadCase {
+  const char* name;
+  std::string text;
+  std::string expected;  // a substring of the one-line message
+};
+
+TEST(Manifest, EveryBadInputNamesTheFieldOnOneLine) {
+  const std::string head = R"({"callId": "c", "recordingStartTime": "2026-11-27T10:00:00Z", )";
+  const std::vector<BadCase> cases = {
+      {"not json", "{\"callId\": ", "call.json: not valid JSON"},
+      {"not an object", "[1, 2]", "call.json: must be a JSON object"},
+      {"missing callId", R"({"recordingStartTime": "2026-11-27T10:00:00Z", "participants": [{"participantId": "a"}]})",
+       "call.json: callId: required field is missing"},
+      {"missing start time", R"({"callId": "c", "participants": [{"participantId": "a"}]})",
+       "recordingStartTime: required field is missing"},
+      {"bad start time", R"({"callId": "c", "recordingStartTime": "yesterday", "participants": [{"participantId": "a"}]})",
+       "recordingStartTime: not an ISO 8601"},
+      {"no participants", head + R"("participants": []})", "participants: must not be empty"},
+      {"missing participantId", head + R"("participants": [{"displayName": "x"}]})",
+       "participants[0].participantId: required field is missing"},
+      {"duplicate participantId", head + R"("participants": [{"participantId": "a"}, {"participantId": "a"}]})",
+       "participants[1].participantId: duplicate \"a\""},
+      {"negative offset", head + R"("participants": [{"participantId": "a", "media": [{"file": "a.webm", "offsetMs": -5}]}]})",
+       "participants[0].media[0].offsetMs: must not be negative"},
+      {"missing file", head + R"("participants": [{"participantId": "a", "media": [{"offsetMs": 5}]}]})",
+       "participants[0].media[0].file: required field is missing"},
+      {"offset not integer", head + R"("participants": [{"participantId": "a", "media": [{"file": "a", "offsetMs": "5"}]}]})",
+       "participants[0].media[0].offsetMs: must be an integer"},
+      {"unknown role", head + R"("participants": [{"participantId": "a", "media": [{"file": "a", "role": "x"}]}]})",
+       "participants[0].media[0].role: unknown role"},
+      {"unknown action", head + R"("participants": [{"participantId": "a"}], "timeline": [{"atMs": 0, "action": "start"}, {"atMs": 5, "action": "jump"}]})",
+       "timeline[1].action: unknown action \"jump\""},
+      {"pause while paused", head + R"("participants": [{"participantId": "a"}], "timeline": [{"atMs": 0, "action": "start"}, {"atMs": 5, "action": "pause"}, {"atMs": 6, "action": "pause"}]})",
+       "timeline[2].action: pause while paused"},
+      {"resume while recording", head + R"("participants": [{"participantId": "a"}], "timeline": [{"atMs": 0, "action": "start"}, {"atMs": 5, "action": "resume"}]})",
+       "timeline[1].action: resume while not paused"},
+      {"time goes back", head + R"("participants": [{"participantId": "a"}], "timeline": [{"atMs": 10, "action": "start"}, {"atMs": 5, "action": "stop"}]})",
+       "timeline[1].atMs: goes back in time"},
+      {"action after stop", head + R"("participants": [{"participantId": "a"}], "timeline": [{"atMs": 0, "action": "start"}, {"atMs": 5, "action": "stop"}, {"atMs": 6, "action": "start"}]})",
+       "timeline[2]"},
+      {"no start", head + R"("participants": [{"participantId": "a"}], "timeline": [{"atMs": 0, "action": "pause"}]})",
+       "timeline[0].action"},
+      {"chunk limit too small", head + R"("maxChunkBytes": 10, "participants": [{"participantId": "a"}]})",
+       "maxChunkBytes: must be at least"},
+  };
+  for (const BadCase& c : cases) {
+    const std::string message = error_of(c.text);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << c.name << ": got \"" << message << "\"";
+    EXPECT_EQ(message.find('\n'), std::string::npos) << c.name << ": message is not one line";
+  }
+}
+
+TEST(Manifest, MissingFileIsNamed) {
+  try {
+    load_manifest("/nonexistent/call.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/call.json"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace callrec::engine

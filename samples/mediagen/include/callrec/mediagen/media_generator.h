@@ -1,0 +1,60 @@
+// Synthetic participant media for samples, tests and benchmarks.
+//
+// Writes a real media file (any container FFmpeg writes, chosen by the file extension)
+// with libav encoders: a solid-colour picture with a moving square (so encoders see
+// motion) and/or tones placed at exact times. Signals are known exactly, so tests can
+// measure what callrec made of them (tile colours, tone frequencies and levels).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace callrec::mediagen {
+
+struct Rgb {
+  uint8_t r;
+  uint8_t g;
+  uint8_t b;
+};
+
+struct VideoSpec {
+  int width = 320;
+  int height = 180;
+  int fps = 15;
+  Rgb colour{200, 40, 40};
+  bool moving_square = true;
+  // White full-frame flashes (one frame long) at these times, for A/V sync markers.
+  std::vector<int64_t> flash_at_ms;
+  // Peak of uniform luma noise added to every pixel (0: none). Noise costs an encoder
+  // bits the way camera sensor noise does, e.g. to fill chunks quickly in tests.
+  int noise_amplitude = 0;
+  std::string encoder = "libvpx";  // libvpx (VP8), libx264, mpeg4, ...
+};
+
+struct ToneSegment {
+  int64_t start_ms;
+  int64_t end_ms;
+  double frequency_hz;
+  double amplitude = 0.3;  // peak, linear full scale
+};
+
+struct AudioSpec {
+  int sample_rate_hz = 48000;
+  int channels = 1;
+  std::vector<ToneSegment> tones;  // silence elsewhere
+  std::string encoder = "libopus";  // libopus, aac, pcm_s16le, ...
+};
+
+struct MediaSpec {
+  int64_t duration_ms = 5000;
+  std::optional<VideoSpec> video;
+  std::optional<AudioSpec> audio;
+};
+
+// Writes `spec` to `path`. Throws callrec::Error naming the file on failure.
+void write_media(const std::filesystem::path& path, const MediaSpec& spec);
+
+}  // namespace callrec::mediagen
