@@ -1,0 +1,122 @@
+// callrec render MANIFEST.json --out DIR [--max-chunk-bytes N] [--quiet] ...
+//
+// Renders a call from its manifest and captured media (CONTRACT §2).
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "callrec/core/error.h"
+#include "callrec/engine/manifest.h"
+#include "callrec/engine/offline_renderer.h"
+#include "command.h"
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+namespace callrec::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Refuses to mix a new recording into a directory that holds one, unless forced.
+void prepare_out_dir(const std::filesystem::path& dir, bool force) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir / "recording.json", ec)) return;
+  if (!force)
+    throw Error(dir.string() + ": already holds a recording (recording.json); choose another --out or pass --force");
+  // Remove only what a recording writes: chunk media, chunk metadata, the notification.
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    const auto ext = f.path().extension();
+    if (f.is_regular_file() && (ext == ".mp4" || ext == ".json" || ext == ".part")) std::filesystem::remove(f.path(), ec);
+  }
+}
+
+class ProgressLine {
+ public:
+  void operator()(const engine::RenderProgress& p) {
+    const auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    const double wall_s = std::chrono::duration<double>(now - start_).count();
+    const double speed = wall_s > 0 ? p.output_us / 1e6 / wall_s : 0;
+    if (p.call_end_us && *p.call_end_us > 0) {
+      const double pct = std::min(100.0, 100.0 * p.call_us / *p.call_end_us);
+      std::fprintf(stderr, "\rrendering: %5.1f%% of the call, %.1f s recorded, %.1fx real time ", pct, p.output_us / 1e6, speed);
+    } else {
+      std::fprintf(stderr, "\rrendering: %.1f s recorded, %.1fx real time ", p.output_us / 1e6, speed);
+    }
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void finish() const {
+    if (shown_) std::fprintf(stderr, "\n");
+  }
+  double elapsed_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  Clock::time_point start_ = Clock::now();
+  Clock::time_point last_{};
+  bool shown_ = false;
+};
+
+}  // namespace
+
+
+CommandRunner add_render_command(CLI::App& app) {
+  struct Options {
+    std::filesystem::path manifest_path, out_dir;
+    std::optional<uint64_t> max_chunk_bytes;
+    muxer::EncoderSettings encoder;
+    bool quiet = false, force = false, verbose = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* render = app.add_subcommand("render", "Render a call from its manifest and captured media");
+  render->add_option("manifest", o->manifest_path, "The call manifest (JSON)")->required();
+  render->add_option("--out", o->out_dir, "Output directory for chunks and metadata")->required();
+  render->add_option("--max-chunk-bytes", o->max_chunk_bytes, "Largest chunk size in bytes (overrides the manifest)")
+      ->check(CLI::Range(uint64_t{65536}, uint64_t{1} << 62));
+  render->add_option("--video-bitrate", o->encoder.video_bitrate_bps, "H.264 bit rate in bit/s")
+      ->check(CLI::Range(100'000, 20'000'000));
+  render->add_option("--audio-bitrate", o->encoder.audio_bitrate_bps, "AAC bit rate in bit/s")
+      ->check(CLI::Range(8'000, 160'000));
+  render->add_flag("--quiet,-q", o->quiet, "No progress on stderr");
+  render->add_flag("--force", o->force, "Replace a recording already in the output directory");
+  render->add_flag("--verbose,-v", o->verbose, "Also show FFmpeg's own log messages");
+
+  return [render, o]() -> int {
+    if (!render->parsed()) return -1;
+    // callrec reports problems itself, one line each, naming the file; FFmpeg's own log
+    // lines only on request.
+    av_log_set_level(o->verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    ProgressLine progress;
+    try {
+      const engine::Manifest manifest = engine::load_manifest(o->manifest_path);
+      prepare_out_dir(o->out_dir, o->force);
+      engine::RenderOptions options{.out_dir = o->out_dir, .max_chunk_bytes = o->max_chunk_bytes,
+                                    .encoder = o->encoder, .on_progress = {}};
+      if (!o->quiet) options.on_progress = [&progress](const auto& p) { progress(p); };
+      const auto result = engine::render_call(manifest, options);
+      if (!o->quiet) progress.finish();
+      for (const std::string& p : result.problems) std::cerr << "callrec: warning: " << p << "\n";
+      const auto& chunks = result.notification["data"]["recordingStorageInfo"]["recordingChunks"];
+      if (!o->quiet) {
+        const double seconds = result.notification["data"]["recordingDurationMs"].get<double>() / 1000;
+        std::fprintf(stderr, "recorded %.1f s in %zu chunk(s) in %.1f s (%.1fx real time)\n", seconds, chunks.size(),
+                     progress.elapsed_s(), seconds / std::max(1e-9, progress.elapsed_s()));
+      }
+      for (const auto& c : chunks)
+        std::cout << (o->out_dir / (c["documentId"].get<std::string>() + ".mp4")).string() << "\n";
+    } catch (const std::exception& e) {
+      if (!o->quiet) progress.finish();
+      std::cerr << "callrec: error: " << e.what() << "\n";
+      return 1;
+    }
+    return 0;
+  };
+}
+
+}  // namespace callrec::cli
