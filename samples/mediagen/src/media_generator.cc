@@ -50,10 +50,11 @@ class Writer {
           (video_next < total_video &&
            av_compare_ts(video_next, venc_->time_base, audio_next, aenc_->time_base) <= 0);
       if (video_first) {
-        encode_video(video_next++);
+        if (!in_gap(spec_.video->gaps, video_next * 1000 / spec_.video->fps)) encode_video(video_next);
+        ++video_next;
       } else {
         const int n = static_cast<int>(std::min<int64_t>(audio_frame_size_, total_audio - audio_next));
-        encode_audio(audio_next, n);
+        if (!in_gap(spec_.audio->gaps, audio_next * 1000 / spec_.audio->sample_rate_hz)) encode_audio(audio_next, n);
         audio_next += n;
       }
     }
@@ -63,6 +64,10 @@ class Writer {
   }
 
  private:
+  static bool in_gap(const std::vector<TimeRangeMs>& gaps, int64_t t_ms) {
+    return std::any_of(gaps.begin(), gaps.end(), [&](const TimeRangeMs& g) { return t_ms >= g.start_ms && t_ms < g.end_ms; });
+  }
+
   std::string where(const char* what) const { return path_.string() + ": " + what; }
 
   void open_video(const VideoSpec& v) {

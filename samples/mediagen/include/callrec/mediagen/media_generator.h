@@ -20,6 +20,12 @@ struct Rgb {
   uint8_t b;
 };
 
+// A stretch of media time [start_ms, end_ms) of a file.
+struct TimeRangeMs {
+  int64_t start_ms;
+  int64_t end_ms;
+};
+
 struct VideoSpec {
   int width = 320;
   int height = 180;
@@ -32,6 +38,9 @@ struct VideoSpec {
   // bits the way camera sensor noise does, e.g. to fill chunks quickly in tests.
   int noise_amplitude = 0;
   std::string encoder = "libvpx";  // libvpx (VP8), libx264, mpeg4, ...
+  // Frames whose time falls in these ranges are never encoded: the file's video
+  // timestamps jump over them, as when a camera stalls or a sender stops sending.
+  std::vector<TimeRangeMs> gaps;
 };
 
 struct ToneSegment {
@@ -46,6 +55,10 @@ struct AudioSpec {
   int channels = 1;
   std::vector<ToneSegment> tones;  // silence elsewhere
   std::string encoder = "libopus";  // libopus, aac, pcm_s16le, ...
+  // Encoder frames whose first sample falls in these ranges are never encoded: the
+  // file's audio timestamps jump over them, as with DTX or lost packets. Only
+  // containers that keep timestamps (WebM/Matroska, MP4, ...) can hold such holes.
+  std::vector<TimeRangeMs> gaps;
 };
 
 struct MediaSpec {
