@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -25,32 +26,24 @@ struct ShaDeleter {
   void operator()(AVSHA* sha) const { av_free(sha); }
 };
 
-// Closes a POSIX file descriptor.
-class ScopedFd {
- public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  int get() const { return fd_; }
-  // Closes now and reports close()'s error (where NFS reports a failed write).
-  int close_now() {
-    const int ret = ::close(fd_);
-    fd_ = -1;
-    return ret;
-  }
-
- private:
-  int fd_;
-};
-
 [[noreturn]] void throw_errno(const std::filesystem::path& path, const char* doing, int err) {
   throw Error(path.string() + ": " + doing + ": " + std::strerror(err));
 }
 
 }  // namespace
+
+void ScopedFd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+int ScopedFd::close_now() {
+  const int ret = ::close(fd_);
+  fd_ = -1;
+  return ret;
+}
+
+void report_file_size_limit_as_error() { std::signal(SIGXFSZ, SIG_IGN); }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
   const std::filesystem::path temp = path.parent_path() / ("." + path.filename().string() + ".tmp");

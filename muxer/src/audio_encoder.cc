@@ -10,6 +10,7 @@ extern "C" {
 }
 
 #include "callrec/core/error.h"
+#include "scoped_dictionary.h"
 
 namespace callrec::muxer {
 namespace {
@@ -35,7 +36,13 @@ AudioEncoder::AudioEncoder(const EncoderSettings& settings, std::string what)
   c.profile = FF_PROFILE_AAC_LOW;
   c.time_base = AVRational{1, kSampleRateHz};
   c.flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // AudioSpecificConfig goes into esds
-  check_av(avcodec_open2(&c, codec, nullptr), what_ + ": opening the AAC encoder");
+  ScopedDictionary options;
+  // No perceptual noise substitution: a PNS band is noise the decoder makes up from
+  // its own random generator, so the same packets decode differently depending on
+  // where decoding started, and a chunk's audio would no longer join the previous
+  // chunk's sample for sample. At 32 kbit/s of speech it saves little.
+  options.set("aac_pns", "0");
+  check_av(avcodec_open2(&c, codec, options.address()), what_ + ": opening the AAC encoder");
   frame_size_ = c.frame_size;
 
   fifo_.reset(av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, 1, kFifoCapacitySamples));
@@ -83,14 +90,6 @@ ReceiveStatus AudioEncoder::receive(AVPacket& packet) {
   const ReceiveStatus status = receive_packet(*context_, packet, what_);
   if (status == ReceiveStatus::kPacket) ++packets_received_;
   return status;
-}
-
-int64_t AudioEncoder::max_pending_packets(int64_t extra_samples) const {
-  const int64_t queued = av_audio_fifo_size(fifo_.get()) + extra_samples;
-  const int64_t future_frames = (queued + frame_size_ - 1) / frame_size_;
-  // The encoder emits one packet per frame plus its delay (initial_padding, one frame).
-  const int64_t delay_frames = (context_->initial_padding + frame_size_ - 1) / frame_size_;
-  return (frames_sent_ - packets_received_) + future_frames + delay_frames;
 }
 
 }  // namespace callrec::muxer

@@ -2,8 +2,9 @@
 //
 // Audio arrives in periods of 2000 samples; AAC frames are 1024 samples. An
 // AVAudioFifo carries the remainder between periods, and the partial last frame is
-// encoded at flush. pts = samples sent within the chunk (time base 1/16000).
-// One instance per chunk. Threading: used by one thread (the writer's).
+// encoded at flush. pts = samples sent (time base 1/16000); packets come out with
+// pts shifted back by the encoder delay (initial_padding, 1024 samples).
+// One instance per recording: chunks share it, so the audio is one continuous encode. Threading: used by one thread (the writer's).
 #pragma once
 
 #include <cstdint>
@@ -15,9 +16,6 @@
 #include "encoder_loop.h"
 
 namespace callrec::muxer {
-
-// The largest AAC-LC frame of one channel: 6144 bits (ISO/IEC 14496-3, 4.5.3.2).
-inline constexpr int64_t kMaxAacFrameBytes = 6144 / 8;
 
 class AudioEncoder {
  public:
@@ -33,10 +31,6 @@ class AudioEncoder {
   void flush();
   ReceiveStatus receive(AVPacket& packet);
 
-  // Upper bound of the packets this encoder will still emit if `extra_samples` more
-  // are sent and then it is flushed: frames inside the encoder, frames in the FIFO and
-  // the extra ones, plus the frame of encoder delay.
-  int64_t max_pending_packets(int64_t extra_samples) const;
   int64_t samples_sent() const { return samples_queued_; }
 
  private:

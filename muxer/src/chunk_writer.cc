@@ -1,6 +1,11 @@
 #include "chunk_writer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <system_error>
 #include <utility>
 
@@ -42,21 +47,30 @@ uint64_t max_moov_bytes(int64_t video_samples, int64_t audio_samples, uint64_t m
          static_cast<uint64_t>(audio_samples) * (kAudioSampleTableBytes + offset_bytes);
 }
 
+int64_t first_audio_packet_pts(int64_t start_sample) {
+  // Floor division: the packet holding start_sample begins at a multiple of 1024.
+  const int64_t holding = (start_sample >= 0 ? start_sample : start_sample - kAacFrameSamples + 1) /
+                          kAacFrameSamples * kAacFrameSamples;
+  return holding - kAacFrameSamples;
+}
+
 ChunkWriter::ChunkWriter(std::filesystem::path final_path, const EncoderSettings& settings,
-                         uint64_t max_bytes)
+                         uint64_t max_bytes, const AVCodecContext& audio_encoder, int64_t start_sample)
     : final_path_(std::move(final_path)),
       temp_path_(final_path_.parent_path() / ("." + final_path_.filename().string() + ".part")),
       what_(final_path_.filename().string()),
       max_bytes_(max_bytes),
+      start_sample_(start_sample),
+      first_audio_pts_(first_audio_packet_pts(start_sample)),
+      audio_written_until_(start_sample),
       video_(settings, what_),
-      audio_(settings, what_),
       packet_(av::make_packet()) {
   AVFormatContext* raw = nullptr;
   check_av(avformat_alloc_output_context2(&raw, nullptr, "mp4", nullptr),
            what_ + ": creating the MP4 muxer");
   format_.reset(raw);
 
-  for (const AVCodecContext* encoder : {&video_.context(), &audio_.context()}) {
+  for (const AVCodecContext* encoder : {static_cast<const AVCodecContext*>(&video_.context()), &audio_encoder}) {
     AVStream* stream = avformat_new_stream(format_.get(), nullptr);
     if (stream == nullptr) throw Error(what_ + ": out of memory adding a stream");
     check_av(avcodec_parameters_from_context(stream->codecpar, encoder),
@@ -67,24 +81,34 @@ ChunkWriter::ChunkWriter(std::filesystem::path final_path, const EncoderSettings
 
   check_av(avio_open(&format_->pb, temp_path_.c_str(), AVIO_FLAG_WRITE),
            what_ + ": creating " + temp_path_.string());
+  sync_fd_.reset(::open(temp_path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (sync_fd_.get() < 0) {
+    throw Error(what_ + ": cannot open " + temp_path_.string() + " to sync it: " + std::strerror(errno));
+  }
   // While written, the chunk is a fragmented MP4 (an empty moov up front, then a
-  // moof+mdat per second), flushed to the OS after every period: a crash loses at most
-  // the fragment in progress, and recover_recording() can remux the rest.
+  // moof+mdat per second), handed to the OS after every period and synced to disk at
+  // every fragment: a crash loses at most the fragment in progress, and
+  // recover_recording() can remux the rest.
   ScopedDictionary options;
   options.set("movflags", "+empty_moov+default_base_moof");
   options.set("frag_duration", std::to_string(kFragmentDurationUs));
   check_av(avformat_write_header(format_.get(), options.address()), what_ + ": writing the MP4 header");
+  flush_fragments();
 }
 
 ChunkWriter::~ChunkWriter() = default;
-
-int64_t ChunkWriter::audio_priming_samples() const { return audio_.context().initial_padding; }
 
 std::filesystem::path ChunkWriter::remux_temp_path() const {
   return final_path_.parent_path() / ("." + final_path_.filename().string() + ".tmp");
 }
 
-bool ChunkWriter::try_write_period(const AVFrame& canvas, std::span<const float> audio) {
+int64_t ChunkWriter::audio_packets_until(int64_t end_sample) const {
+  if (end_sample <= start_sample_) return 0;
+  return (end_sample - first_audio_pts_ + kAacFrameSamples - 1) / kAacFrameSamples;
+}
+
+bool ChunkWriter::try_write_period(const AVFrame& canvas, int64_t audio_samples) {
+  if (end_sample_) throw Error(what_ + ": internal error: period after the chunk's end");
   video_.send(canvas);
   held_video_count_ = 0;
   while (true) {
@@ -104,12 +128,15 @@ bool ChunkWriter::try_write_period(const AVFrame& canvas, std::span<const float>
       video_.frames_sent() - video_packets_ - static_cast<int64_t>(held_video_count_);
   const uint64_t video_in_encoder_bytes =
       static_cast<uint64_t>(video_in_encoder * largest_video_packet_bytes_);
-  const int64_t audio_pending_packets = audio_.max_pending_packets(static_cast<int64_t>(audio.size()));
+  // The audio packets this chunk will hold if it ends after this period are known
+  // exactly (one per 1024 samples from the priming packet on); their size is not, so
+  // each not yet written counts at the AAC-LC maximum.
+  const int64_t audio_total_packets = audio_packets_until(start_sample_ + audio_samples_sent_ + audio_samples);
+  const int64_t audio_pending_packets = std::max<int64_t>(0, audio_total_packets - audio_packets_);
   const uint64_t audio_pending_bytes = static_cast<uint64_t>(audio_pending_packets * kMaxAacFrameBytes);
 
-  const uint64_t projected =
-      payload_bytes_ + held_bytes + video_in_encoder_bytes + audio_pending_bytes +
-      max_moov_bytes(video_.frames_sent(), audio_packets_ + audio_pending_packets, max_bytes_);
+  const uint64_t projected = payload_bytes_ + held_bytes + video_in_encoder_bytes + audio_pending_bytes +
+                             max_moov_bytes(video_.frames_sent(), audio_total_packets, max_bytes_);
   if (projected > max_bytes_) {
     if (video_frames_written_ == 0) {
       throw Error(what_ + ": maxChunkBytes " + std::to_string(max_bytes_) +
@@ -119,51 +146,77 @@ bool ChunkWriter::try_write_period(const AVFrame& canvas, std::span<const float>
     return false;
   }
 
-  for (size_t i = 0; i < held_video_count_; ++i) write_packet(*held_video_[i], kVideoStream, video_.context());
+  for (size_t i = 0; i < held_video_count_; ++i) write_packet(*held_video_[i], kVideoStream);
   held_video_count_ = 0;
-  audio_.send(audio);
-  drain_audio();
+  audio_samples_sent_ += audio_samples;
   ++video_frames_written_;
-  // Hands the fragments completed so far to the OS (survives a process crash).
-  avio_flush(format_->pb);
-  if (format_->pb->error < 0) check_av(format_->pb->error, what_ + ": writing " + temp_path_.string());
   return true;
 }
 
-void ChunkWriter::drain_audio() {
-  while (audio_.receive(*packet_) == ReceiveStatus::kPacket) write_packet(*packet_, kAudioStream, audio_.context());
+void ChunkWriter::end_at(int64_t end_sample) {
+  end_sample_ = end_sample;
+  // The video is complete: put it on disk now rather than at close, which waits for
+  // the last audio packets; only those few packets are then at risk in a crash.
+  check_av(av_interleaved_write_frame(format_.get(), nullptr), what_ + ": writing " + temp_path_.string());
+  check_av(av_write_frame(format_.get(), nullptr), what_ + ": writing " + temp_path_.string());
+  flush_fragments();
+}
+
+bool ChunkWriter::audio_complete() const { return end_sample_ && audio_written_until_ >= *end_sample_; }
+
+void ChunkWriter::write_audio_packet(const AVPacket& packet) {
+  if (packet.pts < first_audio_pts_ || (end_sample_ && packet.pts >= *end_sample_)) return;
+  check_av(av_packet_ref(packet_.get(), &packet), what_ + ": referencing an audio packet");
+  // The last packet ends at the chunk's end: its shortened duration is what makes the
+  // edit list end there.
+  if (end_sample_) packet_->duration = std::min<int64_t>(packet_->duration, *end_sample_ - packet_->pts);
+  audio_written_until_ = std::max(audio_written_until_, packet_->pts + packet_->duration);
+  // The fragmented file cannot carry the priming in an edit list, and negative
+  // timestamps would make the muxer shift the video instead; so audio starts at 0
+  // here and remux_to_faststart() moves it back by audio_priming_samples().
+  packet_->pts -= first_audio_pts_;
+  packet_->dts -= first_audio_pts_;
+  ++audio_packets_;
+  write_packet(*packet_, kAudioStream);
+}
+
+void ChunkWriter::flush_fragments() {
+  avio_flush(format_->pb);
+  if (format_->pb->error < 0) check_av(format_->pb->error, what_ + ": writing " + temp_path_.string());
+  // The muxer writes only whole fragments (and the header), so the file grows once per
+  // fragment: sync then, not after every period.
+  const uint64_t written = static_cast<uint64_t>(avio_tell(format_->pb));
+  if (written == synced_bytes_) return;
+  if (::fdatasync(sync_fd_.get()) != 0) {
+    throw Error(what_ + ": syncing " + temp_path_.string() + " to disk: " + std::strerror(errno));
+  }
+  synced_bytes_ = written;
 }
 
 void ChunkWriter::drain_video() {
-  while (video_.receive(*packet_) == ReceiveStatus::kPacket) write_packet(*packet_, kVideoStream, video_.context());
+  while (video_.receive(*packet_) == ReceiveStatus::kPacket) write_packet(*packet_, kVideoStream);
 }
 
-void ChunkWriter::write_packet(AVPacket& packet, int stream_index, const AVCodecContext& encoder) {
+void ChunkWriter::write_packet(AVPacket& packet, int stream_index) {
   payload_bytes_ += static_cast<uint64_t>(packet.size);
   if (stream_index == kVideoStream) {
     ++video_packets_;
     // Every frame lasts one period; without it the muxer guesses the last sample's
     // duration and the stream's frame rate comes out below 8 fps.
     packet.duration = 1;
+    av_packet_rescale_ts(&packet, video_.context().time_base, format_->streams[stream_index]->time_base);
   } else {
-    ++audio_packets_;
-    // The fragmented file cannot carry the AAC priming in an edit list, and negative
-    // timestamps would make the muxer shift the video instead; so audio starts at 0
-    // here and remux_to_faststart() moves it back by the same amount.
-    packet.pts += encoder.initial_padding;
-    packet.dts += encoder.initial_padding;
+    av_packet_rescale_ts(&packet, AVRational{1, kSampleRateHz}, format_->streams[stream_index]->time_base);
   }
   packet.stream_index = stream_index;
-  av_packet_rescale_ts(&packet, encoder.time_base, format_->streams[stream_index]->time_base);
   // Takes the packet's reference (leaves it blank) whether or not it succeeds.
-  check_av(av_interleaved_write_frame(format_.get(), &packet), what_ + ": writing a packet");
+  check_av(av_interleaved_write_frame(format_.get(), &packet), what_ + ": writing " + temp_path_.string());
 }
 
 ClosedChunk ChunkWriter::close() {
   if (closed_) throw Error(what_ + ": chunk closed twice");
+  if (!audio_complete()) throw Error(what_ + ": internal error: closed before its audio was complete");
   closed_ = true;
-  audio_.flush();
-  drain_audio();
   video_.flush();
   drain_video();
   check_av(av_write_trailer(format_.get()), what_ + ": writing the fragmented MP4 trailer");
@@ -171,13 +224,18 @@ ClosedChunk ChunkWriter::close() {
   format_.reset();
 
   const std::filesystem::path remuxed = remux_temp_path();
-  const RemuxStats stats = remux_to_faststart(temp_path_, remuxed, audio_.context().initial_padding);
+  sync_fd_.reset();
+  const RemuxStats stats = remux_to_faststart(temp_path_, remuxed, audio_priming_samples(), *end_sample_ - start_sample_);
   std::error_code ec;
   if (stats.size_bytes > max_bytes_) {
     // The bound in try_write_period is meant to make this impossible; refuse to
     // present the file.
     throw Error(what_ + ": internal error: chunk is " + std::to_string(stats.size_bytes) +
                 " bytes, over maxChunkBytes " + std::to_string(max_bytes_));
+  }
+  if (stats.audio_samples != *end_sample_ - start_sample_) {
+    throw Error(what_ + ": internal error: remux kept " + std::to_string(stats.audio_samples) + " of " +
+                std::to_string(*end_sample_ - start_sample_) + " audio samples");
   }
   if (stats.video_frames != video_frames_written_) {
     throw Error(what_ + ": internal error: remux kept " + std::to_string(stats.video_frames) + " of " +
@@ -187,7 +245,7 @@ ClosedChunk ChunkWriter::close() {
   if (ec) throw Error(what_ + ": cannot rename " + remuxed.string() + " into place: " + ec.message());
   std::filesystem::remove(temp_path_, ec);
   const uint64_t size = stats.size_bytes;
-  return ClosedChunk{final_path_, size, video_frames_written_, audio_.samples_sent()};
+  return ClosedChunk{final_path_, size, video_frames_written_, stats.audio_samples};
 }
 
 }  // namespace callrec::muxer

@@ -1,14 +1,22 @@
-// One MP4 chunk: its own encoders, its muxer, and its byte budget.
+// One MP4 chunk: its own H.264 encoder, its muxer, and its byte budget. Audio comes
+// from the recording's one continuous AAC encoder (see RecordingWriter), as packets.
 //
 // The chunk is written as a fragmented MP4 to a hidden temporary file in the output
 // directory (recoverable after a crash); close() remuxes it into a regular faststart
 // MP4 under another temporary name and renames that into place, so a complete .mp4
 // appears atomically.
 //
+// Gapless audio: the chunk covers recording samples [start, end). AAC packet t (pts t
+// in recording samples) decodes to samples [t, t + 1024), but only correctly when
+// packet t - 1024 was decoded first (MDCT overlap). So the chunk's audio track starts
+// with the packet before the one holding `start` (priming), and its edit list skips
+// everything before `start` and ends exactly at `end`: decoded and concatenated, the
+// chunks give the samples of one continuous encode.
+//
 // Budget: before a period's packets are written, the final size of the file if the
-// chunk were closed right after this period is bounded from above (see
-// ChunkWriter::projected_final_bytes); a period that would cross max_bytes is refused
-// and the caller starts a new chunk with it. The final file never exceeds max_bytes.
+// chunk ended right after this period is bounded from above; a period that would cross
+// max_bytes is refused and the caller starts a new chunk with it. The final file never
+// exceeds max_bytes.
 //
 // Threading: used by one thread (the writer's). Lifetime: destroying an unclosed
 // chunk leaves its temporary file behind (it is what a crash would leave).
@@ -16,64 +24,99 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "audio_encoder.h"
+#include "atomic_file.h"
 #include "callrec/core/av.h"
 #include "callrec/muxer/recording_writer.h"
 #include "video_encoder.h"
 
 namespace callrec::muxer {
 
+// Samples of one AAC frame (and of the priming packet a chunk starts with).
+inline constexpr int64_t kAacFrameSamples = 1024;
+// The largest AAC-LC frame of one channel: 6144 bits (ISO/IEC 14496-3, 4.5.3.2).
+inline constexpr int64_t kMaxAacFrameBytes = 6144 / 8;
+
 struct ClosedChunk {
   std::filesystem::path path;  // final .mp4
   uint64_t size_bytes;
   int64_t video_frames;
-  int64_t audio_samples;
+  int64_t audio_samples;  // decoded samples after the edit list
 };
 
 // Upper bound of the moov atom for a file with these sample counts (what faststart
 // moves to the front). Exposed for tests and the benchmark.
 uint64_t max_moov_bytes(int64_t video_samples, int64_t audio_samples, uint64_t max_file_bytes);
 
+// The pts of the first AAC packet a chunk starting at recording sample `start_sample`
+// holds: the packet before the one that decodes `start_sample`.
+int64_t first_audio_packet_pts(int64_t start_sample);
+
 class ChunkWriter {
  public:
-  ChunkWriter(std::filesystem::path final_path, const EncoderSettings& settings, uint64_t max_bytes);
+  // `audio_encoder` gives the audio stream's parameters; `start_sample` is the
+  // recording sample the chunk's audio starts at.
+  ChunkWriter(std::filesystem::path final_path, const EncoderSettings& settings, uint64_t max_bytes,
+              const AVCodecContext& audio_encoder, int64_t start_sample);
   ~ChunkWriter();
   ChunkWriter(const ChunkWriter&) = delete;
   ChunkWriter& operator=(const ChunkWriter&) = delete;
 
-  // Encodes one period. Returns false, writing nothing of it, when it would push the
-  // final file over max_bytes; the chunk must then be closed (the refused frame was
-  // consumed by this chunk's encoder, so only close() may follow). Throws
-  // callrec::Error when even an empty chunk cannot hold the period, or on failure.
-  [[nodiscard]] bool try_write_period(const AVFrame& canvas, std::span<const float> audio);
+  // Encodes one period's picture, if the chunk can still hold the period with
+  // `audio_samples` more samples of audio. Returns false, writing nothing, when it
+  // would push the final file over max_bytes; the chunk must then be ended (the
+  // refused picture was consumed by this chunk's encoder). Throws callrec::Error when
+  // even an empty chunk cannot hold the period, or on failure.
+  [[nodiscard]] bool try_write_period(const AVFrame& canvas, int64_t audio_samples);
 
-  // Flushes the encoders, writes the trailer (faststart: moov moved to the front) and
-  // renames the file into place.
+  // No more periods: the audio ends at recording sample `end_sample`.
+  void end_at(int64_t end_sample);
+  // Writes audio packet `packet` (pts/duration in recording samples, time base
+  // 1/16000) if the chunk needs it; the packet is left untouched.
+  void write_audio_packet(const AVPacket& packet);
+  // After end_at(): every packet up to the end has been written.
+  bool audio_complete() const;
+
+  // Hands the completed fragments to the OS and, when a new fragment was written,
+  // syncs it to disk (so a crash, or a power loss, loses at most the fragment being
+  // written). Call after each period. Throws callrec::Error naming the file.
+  void flush_fragments();
+
+  // Flushes the video encoder, writes the trailer and remuxes into a faststart MP4
+  // renamed into place. Requires audio_complete().
   ClosedChunk close();
 
   int64_t video_frames() const { return video_frames_written_; }
-  // AAC encoder delay: how far the audio is offset in the fragmented file.
-  int64_t audio_priming_samples() const;
+  int64_t start_sample() const { return start_sample_; }
+  // Samples before start_sample the fragmented file holds (the priming), i.e. how far
+  // its audio is shifted; recover_recording() needs it.
+  int64_t audio_priming_samples() const { return start_sample_ - first_audio_pts_; }
   // The fragmented file being written (what a crash leaves behind).
   const std::filesystem::path& temp_path() const { return temp_path_; }
   std::filesystem::path remux_temp_path() const;
 
  private:
-  void write_packet(AVPacket& packet, int stream_index, const AVCodecContext& encoder);
-  void drain_audio();
+  void write_packet(AVPacket& packet, int stream_index);
   void drain_video();
+  // Audio packets the chunk holds once its audio ends at `end_sample`.
+  int64_t audio_packets_until(int64_t end_sample) const;
 
   std::filesystem::path final_path_;
   std::filesystem::path temp_path_;
   std::string what_;  // the final file name, for error messages
   uint64_t max_bytes_;
+  int64_t start_sample_;
+  int64_t first_audio_pts_;
+  std::optional<int64_t> end_sample_;
+  int64_t audio_written_until_;  // recording sample the written audio packets reach
   VideoEncoder video_;
-  AudioEncoder audio_;
   av::OutputFormatPtr format_;
+  ScopedFd sync_fd_;  // the temporary file, for fdatasync (libavformat hides its fd)
+  uint64_t synced_bytes_ = 0;
   av::PacketPtr packet_;
   // Video packets of the period under decision. With zerolatency there is one; the
   // vector only grows if the encoder ever emits more, and is reused across periods.
@@ -83,6 +126,7 @@ class ChunkWriter {
   uint64_t payload_bytes_ = 0;  // sum of the packets handed to the muxer
   int64_t video_packets_ = 0;
   int64_t audio_packets_ = 0;
+  int64_t audio_samples_sent_ = 0;  // audio of accepted periods
   int64_t largest_video_packet_bytes_ = 0;
   int64_t video_frames_written_ = 0;
   bool closed_ = false;

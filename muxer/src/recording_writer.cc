@@ -1,15 +1,19 @@
 #include "callrec/muxer/recording_writer.h"
 
 #include <cstdio>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <utility>
 
 #include "atomic_file.h"
+#include "audio_encoder.h"
 #include "callrec/core/error.h"
 #include "chunk_metadata.h"
 #include "chunk_writer.h"
 #include "random_id.h"
 #include "recording_state.h"
+#include "video_encoder.h"
 
 namespace callrec::muxer {
 namespace {
@@ -26,19 +30,39 @@ std::string document_id(const std::string& recording_token, int chunk_index) {
 
 }  // namespace
 
+// A chunk that was opened and not yet closed. It has ended (no more periods) but
+// stays open while the continuous AAC encoder still owes it the packets that decode
+// its last samples (the encoder's delay and lookahead: up to three 1024-sample frames
+// after the chunk's end).
+struct OpenChunk {
+  std::unique_ptr<ChunkWriter> writer;
+  int index = 0;
+  int64_t start_frame = 0;
+  int64_t end_frame = 0;
+  OpenChunkState state;  // as in state_file
+  std::filesystem::path state_file;
+  const char* end_reason = nullptr;  // set when the chunk ends
+  ChunkAnnotation annotation;        // made when the chunk ends
+};
+
 struct RecordingWriter::Impl {
   Impl(RecordingConfig config_in, ChunkAnnotator& annotator_in)
       : config(std::move(config_in)),
         annotator(annotator_in),
         token(random_hex_128()),
+        audio(config.encoder, "recording audio"),
+        audio_packet(av::make_packet()),
         next_start_estimate(config.recording_start_time) {}
 
-  // Opens the next chunk and writes its state file (for recover_recording), then
-  // removes the previous chunk's state file: until the new one is in place, the old
-  // one is what lets a recovery finish recording.json.
+  // Opens the next chunk and writes its state file (for recover_recording). The
+  // state file of an ended chunk stays until that chunk is closed.
   void open_chunk() {
     const std::string id = document_id(token, chunk_index);
-    chunk.emplace(config.out_dir / (id + ".mp4"), config.encoder, config.max_chunk_bytes);
+    auto chunk = std::make_unique<OpenChunk>();
+    chunk->writer = std::make_unique<ChunkWriter>(config.out_dir / (id + ".mp4"), config.encoder,
+                                                  config.max_chunk_bytes, audio.context(), samples_written);
+    chunk->index = chunk_index;
+    chunk->start_frame = frames_written;
     OpenChunkState state;
     state.config = config;
     state.document_id = id;
@@ -47,64 +71,98 @@ struct RecordingWriter::Impl {
     state.estimated_start_time = next_start_estimate;
     state.participant_ids = last_participants;
     state.previous_chunks = summaries;
-    state.audio_priming_samples = chunk->audio_priming_samples();
-    const std::filesystem::path path = state_path(config.out_dir, id);
-    write_state(path, state);
-    remove_state_file();
-    current_state = path;
+    state.audio_priming_samples = chunk->writer->audio_priming_samples();
+    chunk->state_file = state_path(config.out_dir, id);
+    write_state(chunk->state_file, state);
+    chunk->state = std::move(state);
+    current = std::move(chunk);
+    ++chunk_index;
   }
 
-  void remove_state_file() {
-    if (current_state.empty()) return;
-    std::error_code ignored;  // a stale state file only makes a later recovery a no-op
-    std::filesystem::remove(current_state, ignored);
-    current_state.clear();
+  // The current chunk takes no more periods; it closes once its audio is complete.
+  void end_current(const char* end_reason, bool last_chunk) {
+    OpenChunk& c = *current;
+    c.end_reason = end_reason;
+    c.end_frame = frames_written;
+    c.writer->end_at(samples_written);
+    c.annotation = annotator.annotate(MediaTime(c.start_frame, kVideoTimeBase),
+                                      MediaTime(c.end_frame, kVideoTimeBase), last_chunk);
+    int64_t paused_ms = 0;
+    for (const PauseInterval& pause : c.annotation.pauses) paused_ms += pause.duration_ms;
+    next_start_estimate = WallClock{c.annotation.start_time.unix_us +
+                                    MediaTime(c.end_frame - c.start_frame, kVideoTimeBase).us() + paused_ms * 1000};
+    last_participants = c.annotation.participant_ids;
+    ending.push_back(std::move(current));
   }
 
-  void close_chunk(const char* end_reason, bool last_chunk) {
-    const ClosedChunk closed = chunk->close();
-    chunk.reset();
-    const MediaTime start(chunk_start_frame, kVideoTimeBase);
-    const MediaTime end(frames_written, kVideoTimeBase);
-    const ChunkAnnotation annotation = annotator.annotate(start, end, last_chunk);
+  // Hands every packet the encoder has to the chunks that hold it, then closes the
+  // ended chunks whose audio is complete (in order).
+  void route_audio() {
+    while (audio.receive(*audio_packet) == ReceiveStatus::kPacket) {
+      for (const auto& chunk : ending) chunk->writer->write_audio_packet(*audio_packet);
+      if (current) current->writer->write_audio_packet(*audio_packet);
+    }
+    while (!ending.empty() && ending.front()->writer->audio_complete()) {
+      close_chunk(*ending.front());
+      ending.pop_front();
+    }
+  }
 
+  void close_chunk(OpenChunk& c) {
+    const ClosedChunk closed = c.writer->close();
+    c.writer.reset();
     const int64_t video_ms = MediaTime(closed.video_frames, kVideoTimeBase).ms();
     const int64_t audio_ms = MediaTime(closed.audio_samples, Rational{1, kSampleRateHz}).ms();
-    const ChunkFacts facts{document_id(token, chunk_index), chunk_index, std::max(video_ms, audio_ms),
-                           closed.size_bytes, sha256_file_hex(closed.path)};
-    ChunkAnnotation annotated = annotation;
-    annotated.extra["endReason"] = end_reason;
+    const std::string id = document_id(token, c.index);
+    const ChunkFacts facts{id, c.index, std::max(video_ms, audio_ms), closed.size_bytes, sha256_file_hex(closed.path)};
+    ChunkAnnotation annotated = c.annotation;
+    annotated.extra["endReason"] = c.end_reason;
     annotated.extra["videoFrames"] = closed.video_frames;
+    annotated.extra["audioSamples"] = closed.audio_samples;
     const nlohmann::json metadata = chunk_metadata(config, facts, annotated);
-    write_file_atomically(config.out_dir / (facts.document_id + ".json"), metadata.dump(2));
-    summaries.push_back(ChunkSummary{facts.document_id, chunk_index, end_reason});
-    ++chunk_index;
-    chunk_start_frame = frames_written;
-    int64_t paused_ms = 0;
-    for (const PauseInterval& pause : annotation.pauses) paused_ms += pause.duration_ms;
-    next_start_estimate = WallClock{annotation.start_time.unix_us + (facts.duration_ms + paused_ms) * 1000};
-    last_participants = annotation.participant_ids;
+    write_file_atomically(config.out_dir / (id + ".json"), metadata.dump(2));
+    summaries.push_back(ChunkSummary{id, c.index, c.end_reason});
+    // The last chunk's state file stays until recording.json is in place: it is what
+    // lets a recovery write recording.json after a crash in between.
+    if (c.end_reason == kEndReasonSessionEnded) {
+      last_state_file = c.state_file;
+    } else {
+      // The open chunk's state file lists the closed chunks for recovery: it must
+      // name this one before this one's own state file goes.
+      if (current) {
+        current->state.previous_chunks = summaries;
+        write_state(current->state_file, current->state);
+      }
+      std::error_code ignored;  // a stale state file only makes a later recovery a no-op
+      std::filesystem::remove(c.state_file, ignored);
+    }
     annotator.chunk_written(metadata);
   }
 
   RecordingConfig config;
   ChunkAnnotator& annotator;
   const std::string token;  // random per recording; the documentId prefix
-  std::optional<ChunkWriter> chunk;
-  int chunk_index = 0;
-  int64_t chunk_start_frame = 0;
+  // One AAC encoder for the whole recording: chunk boundaries do not restart it, so
+  // the chunks' audio joins without a seam (see ChunkWriter).
+  AudioEncoder audio;
+  av::PacketPtr audio_packet;
+  std::unique_ptr<OpenChunk> current;        // takes the periods
+  std::deque<std::unique_ptr<OpenChunk>> ending;  // ended, waiting for their last audio
+  int chunk_index = 0;  // of the next chunk to open
   int64_t frames_written = 0;
+  int64_t samples_written = 0;
   std::vector<ChunkSummary> summaries;
   // For the state file: guesses of the next chunk's annotation, used only by recovery.
   WallClock next_start_estimate{0};
   std::vector<std::string> last_participants;
-  std::filesystem::path current_state;
+  std::filesystem::path last_state_file;
   bool finished = false;
   bool failed = false;  // a storage/encoder error left the open chunk unusable
 };
 
 RecordingWriter::RecordingWriter(RecordingConfig config, ChunkAnnotator& annotator)
     : impl_(std::make_unique<Impl>(std::move(config), annotator)) {
+  report_file_size_limit_as_error();
   ensure_writable_directory(impl_->config.out_dir);
 }
 
@@ -119,18 +177,26 @@ void RecordingWriter::write_period(const AVFrame& video, std::span<const float> 
   }
   check_canvas(video);
   try {
-    if (!s.chunk) s.open_chunk();
-    if (!s.chunk->try_write_period(video, audio)) {
-      s.close_chunk(kEndReasonSizeExceeded, /*last_chunk=*/false);
+    if (!s.current) s.open_chunk();
+    const auto samples = static_cast<int64_t>(audio.size());
+    if (!s.current->writer->try_write_period(video, samples)) {
+      s.end_current(kEndReasonSizeExceeded, /*last_chunk=*/false);
       s.open_chunk();
       // A fresh chunk refuses a period only by throwing (limit too small).
-      if (!s.chunk->try_write_period(video, audio)) throw Error("muxer: period refused by an empty chunk");
+      if (!s.current->writer->try_write_period(video, samples)) {
+        throw Error("muxer: period refused by an empty chunk");
+      }
     }
+    s.audio.send(audio);
+    s.samples_written += samples;
+    ++s.frames_written;
+    s.route_audio();
+    s.current->writer->flush_fragments();
+    for (const auto& chunk : s.ending) chunk->writer->flush_fragments();
   } catch (...) {
     s.failed = true;
     throw;
   }
-  ++s.frames_written;
 }
 
 nlohmann::json RecordingWriter::finish(const std::string& session_end_reason) {
@@ -139,12 +205,16 @@ nlohmann::json RecordingWriter::finish(const std::string& session_end_reason) {
   if (s.failed) throw Error("muxer: cannot finish after an earlier failure");
   if (s.frames_written == 0) throw Error("muxer: nothing was recorded (no period written)");
   s.finished = true;
-  s.close_chunk(kEndReasonSessionEnded, /*last_chunk=*/true);
+  s.end_current(kEndReasonSessionEnded, /*last_chunk=*/true);
+  s.audio.flush();
+  s.route_audio();
+  if (!s.ending.empty()) throw Error("muxer: internal error: the AAC encoder ended before the last chunk's audio");
   const nlohmann::json notification =
       recording_notification(s.config, random_uuid_v4(), s.summaries, duration().ms(), session_end_reason,
                              wall_clock_now());
   write_file_atomically(s.config.out_dir / "recording.json", notification.dump(2));
-  s.remove_state_file();
+  std::error_code ignored;
+  std::filesystem::remove(s.last_state_file, ignored);
   return notification;
 }
 

@@ -47,62 +47,69 @@ std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out
   if (ec) throw Error(out_dir.string() + ": cannot list the output directory: " + ec.message());
   if (state_files.empty()) return std::nullopt;
 
-  // Only the newest chunk can be unfinished; an older state file is one whose removal
-  // the crash interrupted.
+  // Up to two chunks can be unfinished: the one taking periods and the one before it,
+  // which ended but was still waiting for the last AAC packets of its audio. A state
+  // file of a finished chunk is one whose removal the crash interrupted.
   std::vector<OpenChunkState> states;
   for (const auto& path : state_files) states.push_back(read_state(path));
-  const auto newest = std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
-    return a.chunk_index < b.chunk_index;
-  });
-  const OpenChunkState state = *newest;
-  const std::string& id = state.document_id;
-  const std::filesystem::path mp4 = out_dir / (id + ".mp4");
-  const std::filesystem::path metadata_path = out_dir / (id + ".json");
-  const std::filesystem::path part = out_dir / ("." + id + ".mp4.part");
-  const std::filesystem::path remuxed = out_dir / ("." + id + ".mp4.tmp");
+  std::sort(states.begin(), states.end(), [](const auto& a, const auto& b) { return a.chunk_index < b.chunk_index; });
   const std::filesystem::path notification_path = out_dir / "recording.json";
 
-  std::vector<ChunkSummary> chunks = state.previous_chunks;
-  int64_t total_frames = state.start_frames;
-  if (std::filesystem::exists(metadata_path)) {
-    // The chunk was finished; the crash came after its metadata.
-    const nlohmann::json metadata = read_json_file(metadata_path);
-    chunks.push_back({id, state.chunk_index, metadata.value("endReason", std::string("SessionEnded"))});
-    total_frames += metadata.value("videoFrames", int64_t{0});
-  } else {
-    std::optional<RemuxStats> stats;
-    if (std::filesystem::exists(mp4)) {
-      // Complete and renamed, but its metadata never written: re-read it in place.
-      stats = remux_to_faststart(mp4, remuxed, 0);
-      rename_or_throw(remuxed, mp4);
-    } else if (std::filesystem::exists(part)) {
-      stats = remux_to_faststart(part, remuxed, state.audio_priming_samples);
-      if (stats->video_frames == 0) {
-        stats.reset();  // crashed before the first fragment reached the disk
-        remove_quietly(remuxed);
-      } else {
+  std::vector<ChunkSummary> chunks = states.front().previous_chunks;
+  int64_t total_frames = states.front().start_frames;
+  for (size_t i = 0; i < states.size(); ++i) {
+    const OpenChunkState& state = states[i];
+    const bool newest = i + 1 == states.size();
+    const std::string& id = state.document_id;
+    const std::filesystem::path mp4 = out_dir / (id + ".mp4");
+    const std::filesystem::path metadata_path = out_dir / (id + ".json");
+    const std::filesystem::path part = out_dir / ("." + id + ".mp4.part");
+    const std::filesystem::path remuxed = out_dir / ("." + id + ".mp4.tmp");
+    // A chunk with a newer one after it ended because it was full.
+    const char* end_reason = newest ? "SessionEnded" : "ChunkMaximumSizeExceeded";
+
+    if (std::filesystem::exists(metadata_path)) {
+      // The chunk was finished; the crash came after its metadata.
+      const nlohmann::json metadata = read_json_file(metadata_path);
+      chunks.push_back({id, state.chunk_index, metadata.value("endReason", std::string(end_reason))});
+      total_frames += metadata.value("videoFrames", int64_t{0});
+    } else {
+      std::optional<RemuxStats> stats;
+      if (std::filesystem::exists(mp4)) {
+        // Complete and renamed, but its metadata never written: re-read it in place.
+        stats = remux_to_faststart(mp4, remuxed, 0);
         rename_or_throw(remuxed, mp4);
+      } else if (std::filesystem::exists(part)) {
+        stats = remux_to_faststart(part, remuxed, state.audio_priming_samples);
+        if (stats->video_frames == 0) {
+          stats.reset();  // crashed before the first fragment reached the disk
+          remove_quietly(remuxed);
+        } else {
+          rename_or_throw(remuxed, mp4);
+        }
+      }
+      if (stats) {
+        const int64_t video_ms = stats->video_frames * 1000 / kFrameRate;
+        const int64_t audio_ms = stats->audio_samples * 1000 / kSampleRateHz;
+        const ChunkFacts facts{id, state.chunk_index, std::max(video_ms, audio_ms), stats->size_bytes,
+                               sha256_file_hex(mp4)};
+        ChunkAnnotation annotation;
+        annotation.start_time = state.estimated_start_time;
+        annotation.participant_ids = state.participant_ids;
+        annotation.extra = {{"recovered", true},
+                            {"chunkStartTimeEstimated", true},
+                            {"endReason", end_reason},
+                            {"videoFrames", stats->video_frames},
+                            {"audioSamples", stats->audio_samples}};
+        write_file_atomically(metadata_path, chunk_metadata(state.config, facts, annotation).dump(2));
+        chunks.push_back({id, state.chunk_index, end_reason});
+        total_frames += stats->video_frames;
       }
     }
-    if (stats) {
-      const int64_t video_ms = stats->video_frames * 1000 / kFrameRate;
-      const int64_t audio_ms = stats->audio_samples * 1000 / kSampleRateHz;
-      const ChunkFacts facts{id, state.chunk_index, std::max(video_ms, audio_ms), stats->size_bytes,
-                             sha256_file_hex(mp4)};
-      ChunkAnnotation annotation;
-      annotation.start_time = state.estimated_start_time;
-      annotation.participant_ids = state.participant_ids;
-      annotation.extra = {{"recovered", true},
-                          {"chunkStartTimeEstimated", true},
-                          {"endReason", "SessionEnded"},
-                          {"videoFrames", stats->video_frames}};
-      write_file_atomically(metadata_path, chunk_metadata(state.config, facts, annotation).dump(2));
-      chunks.push_back({id, state.chunk_index, "SessionEnded"});
-      total_frames += stats->video_frames;
-    }
+    remove_quietly(part);
+    remove_quietly(remuxed);
   }
-  remove_quietly(part);
-  remove_quietly(remuxed);
+  const OpenChunkState& state = states.back();
 
   std::optional<nlohmann::json> notification;
   if (std::filesystem::exists(notification_path)) {

@@ -1,5 +1,7 @@
 #include "remux.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -16,7 +18,7 @@ extern "C" {
 namespace callrec::muxer {
 
 RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::filesystem::path& dest,
-                              int64_t audio_priming_samples) {
+                              int64_t audio_priming_samples, std::optional<int64_t> audio_end_samples) {
   const std::string what = source.filename().string();
   std::error_code ec;
   const uint64_t source_bytes = std::filesystem::file_size(source, ec);
@@ -32,6 +34,7 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
   av::OutputFormatPtr output(raw_out);
   std::vector<int64_t> audio_shift(input->nb_streams, 0);
   std::vector<bool> is_video(input->nb_streams, false);
+  std::vector<std::optional<int64_t>> audio_end(input->nb_streams);
   for (unsigned i = 0; i < input->nb_streams; ++i) {
     const AVStream* in = input->streams[i];
     AVStream* out = avformat_new_stream(output.get(), nullptr);
@@ -42,7 +45,9 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
     out->avg_frame_rate = in->avg_frame_rate;
     is_video[i] = in->codecpar->codec_type == AVMEDIA_TYPE_VIDEO;
     if (in->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) {
-      audio_shift[i] = av_rescale_q(audio_priming_samples, AVRational{1, in->codecpar->sample_rate}, in->time_base);
+      const AVRational samples{1, in->codecpar->sample_rate};
+      audio_shift[i] = av_rescale_q(audio_priming_samples, samples, in->time_base);
+      if (audio_end_samples) audio_end[i] = av_rescale_q(*audio_end_samples, samples, in->time_base);
     }
   }
 
@@ -67,9 +72,18 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
     if (is_video[i]) {
       ++stats.video_frames;
     } else {
-      audio_duration[i] += packet->duration;
       if (packet->pts != AV_NOPTS_VALUE) packet->pts -= audio_shift[i];
       if (packet->dts != AV_NOPTS_VALUE) packet->dts -= audio_shift[i];
+      if (audio_end[i] && packet->pts != AV_NOPTS_VALUE) {
+        // The fragmented file keeps every packet whole; the end is cut here, where the
+        // last sample's duration becomes the edit list's end.
+        if (packet->pts >= *audio_end[i]) {
+          av_packet_unref(packet.get());
+          continue;
+        }
+        packet->duration = std::min(packet->duration, *audio_end[i] - packet->pts);
+      }
+      audio_duration[i] += packet->duration;
     }
     av_packet_rescale_ts(packet.get(), input->streams[i]->time_base, output->streams[i]->time_base);
     packet->pos = -1;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 
 namespace callrec::muxer {
 
@@ -16,10 +17,12 @@ struct RemuxStats {
 // Copies every complete packet of `source` into `dest` (written with faststart).
 // Fragmented MP4 loses the AAC encoder delay (no edit list in an empty moov), so the
 // audio is shifted back by `audio_priming_samples` and the muxer writes the edit list
-// again. A truncated `source` (a crash mid-fragment) is accepted: copying stops at the
+// again. `audio_end_samples` (after the shift) cuts the audio there: packets after it
+// are dropped and the last one is shortened, which ends the edit list there. A truncated `source` (a crash mid-fragment) is accepted: copying stops at the
 // first incomplete packet, and every frame before it stays decodable (no B-frames).
 // Throws callrec::Error naming the files on failure.
 RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::filesystem::path& dest,
-                              int64_t audio_priming_samples);
+                              int64_t audio_priming_samples,
+                              std::optional<int64_t> audio_end_samples = std::nullopt);
 
 }  // namespace callrec::muxer

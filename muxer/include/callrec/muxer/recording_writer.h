@@ -6,6 +6,11 @@
 // samples of that interval. Timestamps come from these counters (video pts = k,
 // audio pts = samples written), never from inputs.
 //
+// Audio is one continuous AAC encode across chunks, so the chunks' decoded audio joins
+// sample for sample; a chunk that ended is closed (its .mp4 and .json appear) once the
+// encoder has emitted the packets that decode its last samples, one to three periods
+// later. Video starts each chunk with a fresh encoder and a keyframe.
+//
 // Files appear atomically: a chunk's .mp4 is complete before its .json is renamed into
 // place; JSON is written to a temporary file and renamed.
 //
@@ -85,7 +90,7 @@ class RecordingWriter {
 
   // One period: `video` is 1920x1080 yuv420p; `audio` holds kSamplesPerPeriod mono
   // samples in [-1, 1] (fewer only in the last period). When the period would push the
-  // chunk over max_chunk_bytes, the chunk is closed ("ChunkMaximumSizeExceeded") and the
+  // chunk over max_chunk_bytes, the chunk ends ("ChunkMaximumSizeExceeded") and the
   // period starts the next one, with a keyframe and timestamps from 0.
   // Throws callrec::Error on an encoder or storage failure; chunks already closed stay.
   void write_period(const AVFrame& video, std::span<const float> audio);
