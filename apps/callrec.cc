@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const std::vector<callrec::cli::CommandRunner> commands{
       callrec::cli::add_render_command(app),
+      callrec::cli::add_recover_command(app),
   };
   try {
     app.parse(argc, argv);
