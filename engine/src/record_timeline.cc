@@ -11,24 +11,25 @@ RecordTimeline::RecordTimeline(const std::vector<TimelineAction>& actions) {
     return;
   }
   // The manifest parser has validated the order of actions.
-  for (const TimelineAction& a : actions) {
-    const int64_t t = a.at_ms * 1000;
-    switch (a.kind) {
-      case TimelineActionKind::kStart:
-      case TimelineActionKind::kResume:
-        if (!pauses_.empty() && !pauses_.back().end_us) pauses_.back().end_us = t;
-        intervals_.push_back({t, std::nullopt});
-        break;
-      case TimelineActionKind::kPause:
-        intervals_.back().end_us = t;
-        pauses_.push_back({t, std::nullopt});
-        break;
-      case TimelineActionKind::kStop:
-        has_stop_ = true;
-        if (!intervals_.back().end_us) intervals_.back().end_us = t;
-        if (!pauses_.empty() && !pauses_.back().end_us) pauses_.back().end_us = t;
-        break;
-    }
+  for (const TimelineAction& a : actions) apply(a.kind, a.at_ms * 1000);
+}
+
+void RecordTimeline::apply(TimelineActionKind kind, int64_t t) {
+  switch (kind) {
+    case TimelineActionKind::kStart:
+    case TimelineActionKind::kResume:
+      if (!pauses_.empty() && !pauses_.back().end_us) pauses_.back().end_us = t;
+      intervals_.push_back({t, std::nullopt});
+      break;
+    case TimelineActionKind::kPause:
+      intervals_.back().end_us = t;
+      pauses_.push_back({t, std::nullopt});
+      break;
+    case TimelineActionKind::kStop:
+      has_stop_ = true;
+      if (!intervals_.back().end_us) intervals_.back().end_us = t;
+      if (!pauses_.empty() && !pauses_.back().end_us) pauses_.back().end_us = t;
+      break;
   }
 }
 

@@ -25,8 +25,13 @@ class RecordTimeline {
     std::optional<int64_t> end_us;  // call time it ended (resume / stop / end of media)
   };
 
-  // Empty actions: recording from 0 to the end of the media.
+  // Empty actions: recording from 0 to the end of the media (or, live, until a stop is
+  // applied).
   explicit RecordTimeline(const std::vector<TimelineAction>& actions);
+
+  // Appends one action at call time `at_us` (live control). Actions come in time order
+  // and in a valid order (start/resume after pause, pause after start/resume, one stop).
+  void apply(TimelineActionKind kind, int64_t at_us);
 
   // The end of recording when known: the stop time, or the end of media once close_at().
   std::optional<int64_t> end_us() const;

@@ -1,0 +1,342 @@
+#include "session_core.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "callrec/core/error.h"
+
+extern "C" {
+#include <libavutil/frame.h>
+#include <libavutil/samplefmt.h>
+}
+
+namespace callrec::engine {
+namespace {
+
+constexpr int kPeriodSamples = muxer::kSamplesPerPeriod;
+static_assert(mixer::kOutputRateHz == muxer::kSampleRateHz);
+
+// RMS above this (about -40 dBFS) counts as voice activity for the speaker order.
+constexpr double kVoiceRms = 0.01;
+
+int64_t us_to_samples(int64_t us) { return MediaTime::from_us(us).rescaled(mixer::kOutputTimeBase).ticks(); }
+
+// RMS of the first channel of a float or 16-bit frame; nullopt for other formats.
+std::optional<double> frame_rms(const AVFrame& f) {
+  if (f.nb_samples <= 0) return std::nullopt;
+  const int channels = f.ch_layout.nb_channels > 0 ? f.ch_layout.nb_channels : 1;
+  const auto fmt = static_cast<AVSampleFormat>(f.format);
+  const bool planar = av_sample_fmt_is_planar(fmt);
+  const int stride = planar ? 1 : channels;
+  double sum = 0;
+  switch (fmt) {
+    case AV_SAMPLE_FMT_FLT:
+    case AV_SAMPLE_FMT_FLTP: {
+      const auto* s = reinterpret_cast<const float*>(f.data[0]);
+      for (int i = 0; i < f.nb_samples; ++i) sum += double(s[i * stride]) * s[i * stride];
+      break;
+    }
+    case AV_SAMPLE_FMT_S16:
+    case AV_SAMPLE_FMT_S16P: {
+      const auto* s = reinterpret_cast<const int16_t*>(f.data[0]);
+      for (int i = 0; i < f.nb_samples; ++i) sum += (double(s[i * stride]) * s[i * stride]) / (32768.0 * 32768.0);
+      break;
+    }
+    default:
+      return std::nullopt;
+  }
+  return std::sqrt(sum / f.nb_samples);
+}
+
+}  // namespace
+
+SessionCore::SessionCore(SessionCoreConfig config, RecordTimeline timeline)
+    : config_(std::move(config)),
+      timeline_(std::move(timeline)),
+      mixer_(config_.mixer),
+      compositor_(config_.compositor) {
+  mix_buffer_.resize(mixer::kFrameSamples);
+  fifo_.reserve(kPeriodSamples + 2 * mixer::kFrameSamples);
+  writer_ = std::make_unique<muxer::RecordingWriter>(config_.recording, *this);
+}
+
+SessionCore::~SessionCore() = default;
+
+SessionCore::ParticipantIndex SessionCore::add_participant(std::string participant_id, std::string display_name) {
+  participants_.push_back(Participant{std::move(participant_id), std::move(display_name), {}, {}, {}, {}});
+  return participants_.size() - 1;
+}
+
+SessionCore::InputId SessionCore::add_input(ParticipantIndex participant, bool screen_share, int64_t start_us,
+                                            bool has_audio, bool has_video) {
+  inputs_.push_back(Input{participant, screen_share, start_us, std::nullopt, std::nullopt, has_video});
+  Input& in = inputs_.back();
+  if (has_audio) in.audio_source = mixer_.add_source(participants_[participant].participant_id);
+  return inputs_.size() - 1;
+}
+
+mixer::SourceId SessionCore::audio_source(Input& in) {
+  if (!in.audio_source) in.audio_source = mixer_.add_source(participants_[in.participant].participant_id);
+  return *in.audio_source;
+}
+
+void SessionCore::heard(ParticipantIndex p, int64_t at_us) {
+  Participant& part = participants_[p];
+  part.spoke_at_us = std::max(part.spoke_at_us.value_or(at_us), at_us);
+}
+
+void SessionCore::push_audio(InputId input, const AVFrame& frame, MediaTime start) {
+  Input& in = inputs_[input];
+  mixer_.push(audio_source(in), frame, start);
+  if (const auto level = frame_rms(frame); level && *level > kVoiceRms) heard(in.participant, start.us());
+}
+
+void SessionCore::push_opus(InputId input, std::span<const uint8_t> packet, MediaTime start, bool voice_active) {
+  Input& in = inputs_[input];
+  mixer_.push_opus(audio_source(in), packet, start);
+  if (voice_active) heard(in.participant, start.us());
+}
+
+bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts) {
+  Input& in = inputs_[input];
+  const int64_t us = pts.us();
+  if (config_.drop_late_video &&
+      ((last_composed_us_ && us < *last_composed_us_) || (in.last_video_us && us <= *in.last_video_us))) {
+    ++video_dropped_late_;
+    return false;
+  }
+  in.has_video = true;
+  av::FramePtr copy = av::make_frame();
+  check_av(av_frame_ref(copy.get(), &frame), "referencing a decoded picture");
+  in.pending_video.emplace_back(std::move(copy), us);
+  in.last_video_us = us;
+  return true;
+}
+
+void SessionCore::end_audio(InputId input) { inputs_[input].audio_done = true; }
+
+void SessionCore::end_video(InputId input) { inputs_[input].video_done = true; }
+
+void SessionCore::end_input(InputId input, int64_t end_us) {
+  Input& in = inputs_[input];
+  if (in.end_us) return;
+  in.end_us = std::max(end_us, in.start_us);
+  // At the end of an input, the resampler's last couple of milliseconds are placed too.
+  if (in.audio_source) mixer_.flush(*in.audio_source);
+}
+
+std::optional<SessionCore::InputId> SessionCore::audio_lagging(int64_t until_sample) const {
+  const int64_t until_us = MediaTime(until_sample, mixer::kOutputTimeBase).us();
+  for (InputId i = 0; i < inputs_.size(); ++i) {
+    const Input& in = inputs_[i];
+    if (in.start_us >= until_us) continue;
+    if (!in.end_us && in.audio_source && !in.audio_done && mixer_.buffered_until(*in.audio_source) < until_sample)
+      return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<SessionCore::InputId> SessionCore::video_lagging(int64_t call_us) const {
+  for (InputId i = 0; i < inputs_.size(); ++i) {
+    const Input& in = inputs_[i];
+    if (in.start_us > call_us) continue;
+    if (!in.end_us && in.has_video && in.last_video_us.value_or(INT64_MIN) < call_us) return i;
+  }
+  return std::nullopt;
+}
+
+// Once every input has ended and no more are coming, the end of the media is known.
+void SessionCore::refresh_end() {
+  if (end_fixed_ || !no_more_inputs_) return;
+  int64_t media_end = 0;
+  for (const Input& in : inputs_) {
+    if (!in.end_us) return;
+    media_end = std::max(media_end, *in.end_us);
+  }
+  timeline_.close_at(media_end);
+  end_fixed_ = true;
+}
+
+SessionCore::FillResult SessionCore::fill_audio(int want, int64_t clock_limit_us, bool wait_for_inputs,
+                                                InputId* lagging) {
+  // Drop what was written; at most a period's worth moves, and capacity is kept.
+  fifo_.erase(fifo_.begin(), fifo_.begin() + static_cast<std::ptrdiff_t>(fifo_read_));
+  fifo_read_ = 0;
+  while (fifo_.size() < static_cast<size_t>(want)) {
+    const int64_t first = mixer_.next_sample();
+    const int64_t last = first + mixer::kFrameSamples;
+    if (wait_for_inputs) {
+      if (const auto in = audio_lagging(last)) {
+        *lagging = *in;
+        return FillResult::kNeedInput;
+      }
+    }
+    refresh_end();
+    const std::optional<int64_t> end = timeline_.end_us();
+    if (end && first >= us_to_samples(*end)) return FillResult::kEnd;
+    if (MediaTime(last, mixer::kOutputTimeBase).us() > clock_limit_us) return FillResult::kWaitClock;
+    mixer_.mix(std::span<float, mixer::kFrameSamples>(mix_buffer_.data(), mixer::kFrameSamples));
+    // Keep only the samples inside recorded intervals: paused audio is cut here.
+    for (const RecordTimeline::Interval& i : timeline_.intervals()) {
+      const int64_t a = std::max(first, us_to_samples(i.start_us));
+      const int64_t b = std::min(last, i.end_us ? us_to_samples(*i.end_us) : last);
+      if (a < b) fifo_.insert(fifo_.end(), mix_buffer_.begin() + (a - first), mix_buffer_.begin() + (b - first));
+    }
+  }
+  return FillResult::kFull;
+}
+
+SessionCore::StepResult SessionCore::step(int64_t clock_limit_us, bool wait_for_inputs, InputId* lagging) {
+  const int64_t out_us = output_us();
+  switch (fill_audio(kPeriodSamples, clock_limit_us, wait_for_inputs, lagging)) {
+    case FillResult::kNeedInput:
+      return StepResult::kNeedInput;
+    case FillResult::kWaitClock:
+      return StepResult::kWaitClock;
+    case FillResult::kFull:
+    case FillResult::kEnd:
+      break;
+  }
+  const int64_t call_us = timeline_.call_from_output(out_us);
+  if (wait_for_inputs) {
+    if (const auto in = video_lagging(call_us)) {
+      *lagging = *in;
+      return StepResult::kNeedInput;
+    }
+  }
+  refresh_end();
+  if (timeline_.end_us() && out_us >= timeline_.output_duration_us()) return StepResult::kFinished;
+  // The picture nearest to call_us may lie up to half a period after it.
+  if (clock_limit_us != kNoClockLimit && call_us + kPeriodUs / 2 > clock_limit_us) return StepResult::kWaitClock;
+
+  update_presence(call_us, out_us);
+  const AVFrame& canvas = compositor_.compose(MediaTime::from_us(call_us));
+  last_composed_us_ = call_us;
+  const int samples = static_cast<int>(std::min<size_t>(kPeriodSamples, fifo_.size() - fifo_read_));
+  writer_->write_period(canvas, std::span<const float>(fifo_.data() + fifo_read_, samples));
+  fifo_read_ += samples;
+  ++period_;
+  return StepResult::kWrotePeriod;
+}
+
+nlohmann::json SessionCore::finish(const std::string& session_end_reason) {
+  return writer_->finish(session_end_reason);
+}
+
+bool SessionCore::input_present(const Input& in, int64_t call_us) const {
+  return in.start_us <= call_us && !(in.end_us && call_us >= *in.end_us);
+}
+
+// Joins and leaves tiles for time `call_us` and hands waiting pictures to the compositor.
+void SessionCore::update_presence(int64_t call_us, int64_t out_us) {
+  for (ParticipantIndex p = 0; p < participants_.size(); ++p) {
+    Participant& ps = participants_[p];
+    bool camera = false, screen = false;
+    for (const Input& in : inputs_)
+      if (in.participant == p && input_present(in, call_us)) (in.screen_share ? screen : camera) = true;
+    // A participant sharing a screen without a camera entry is still in the call.
+    const bool in_call = camera || screen;
+    if (in_call && !ps.camera_tile) ps.camera_tile = compositor_.join(ps.participant_id, ps.display_name);
+    if (!in_call && ps.camera_tile) {
+      compositor_.leave(*ps.camera_tile);
+      ps.camera_tile.reset();
+    }
+    if (screen && !ps.screen_tile) ps.screen_tile = compositor_.join_screen_share(ps.participant_id);
+    if (!screen && ps.screen_tile) {
+      compositor_.leave(*ps.screen_tile);
+      ps.screen_tile.reset();
+    }
+    if (ps.camera_tile && ps.spoke_at_us && *ps.spoke_at_us <= call_us) {
+      compositor_.set_speaking(*ps.camera_tile, MediaTime::from_us(*ps.spoke_at_us));
+      ps.spoke_at_us.reset();
+    }
+    if (in_call) {
+      if (!ps.present_output_us.empty() && ps.present_output_us.back().second == out_us)
+        ps.present_output_us.back().second = out_us + kPeriodUs;
+      else
+        ps.present_output_us.emplace_back(out_us, out_us + kPeriodUs);
+    }
+  }
+  for (Input& in : inputs_) {
+    Participant& ps = participants_[in.participant];
+    const std::optional<compositor::ParticipantId>& tile = in.screen_share ? ps.screen_tile : ps.camera_tile;
+    if (!tile) {
+      // Not on screen: pictures from before the join wait, those of a finished input go.
+      if (in.end_us && in.start_us <= call_us) in.pending_video.clear();
+      continue;
+    }
+    if (!input_present(in, call_us) && in.start_us > call_us) continue;  // a later rejoin
+    while (!in.pending_video.empty()) {
+      compositor_.push_frame(*tile, *in.pending_video.front().first, MediaTime::from_us(in.pending_video.front().second));
+      in.pending_video.pop_front();
+    }
+    if (in.has_video && in.video_done && !in.video_end_sent) {
+      compositor_.end_video(*tile);
+      in.video_end_sent = true;
+    }
+  }
+}
+
+mixer::SourceStats SessionCore::audio_stats(const std::string& participant_id) const {
+  mixer::SourceStats total;
+  for (const Input& in : inputs_) {
+    if (!in.audio_source || participants_[in.participant].participant_id != participant_id) continue;
+    const mixer::SourceStats s = mixer_.stats(*in.audio_source);
+    total.samples_received += s.samples_received;
+    total.samples_mixed += s.samples_mixed;
+    total.gaps_filled += s.gaps_filled;
+    total.samples_concealed += s.samples_concealed;
+    total.samples_dropped_late += s.samples_dropped_late;
+    total.drift_corrected_samples += s.drift_corrected_samples;
+    total.packets_lost += s.packets_lost;
+    total.packets_corrupt += s.packets_corrupt;
+    total.packets_discarded += s.packets_discarded;
+  }
+  return total;
+}
+
+muxer::ChunkAnnotation SessionCore::annotate(MediaTime output_start, MediaTime output_end, bool last_chunk) {
+  const int64_t start_us = output_start.us();
+  const int64_t end_us = output_end.us();
+  const int64_t epoch_us = config_.call_epoch.unix_us;
+  muxer::ChunkAnnotation a;
+  a.start_time = WallClock{epoch_us + timeline_.call_from_output(start_us)};
+  for (const RecordTimeline::Pause& p : timeline_.pauses()) {
+    const int64_t at = timeline_.output_from_call(p.start_us);
+    if ((at >= start_us && at < end_us) || (last_chunk && at == end_us)) {
+      const int64_t pause_end = p.end_us.value_or(p.start_us);
+      a.pauses.push_back({WallClock{epoch_us + p.start_us}, (pause_end - p.start_us) / 1000});
+    }
+  }
+  // Per-participant media counters, cumulative from the start of the recording.
+  nlohmann::json stats = nlohmann::json::array();
+  for (const Participant& p : participants_) {
+    const bool present = std::any_of(p.present_output_us.begin(), p.present_output_us.end(),
+                                     [&](const auto& span) { return span.first < end_us && span.second > start_us; });
+    if (present) a.participant_ids.push_back(p.participant_id);
+    const mixer::SourceStats s = audio_stats(p.participant_id);
+    nlohmann::json entry = {{"participantId", p.participant_id},
+                            {"audioSamplesReceived", s.samples_received},
+                            {"audioSamplesConcealed", s.samples_concealed},
+                            {"audioGapsFilled", s.gaps_filled},
+                            {"audioDriftCorrectedSamples", s.drift_corrected_samples},
+                            {"audioSamplesDroppedLate", s.samples_dropped_late},
+                            {"opusPacketsLost", s.packets_lost},
+                            {"opusPacketsCorrupt", s.packets_corrupt},
+                            {"opusPacketsDiscarded", s.packets_discarded}};
+    if (config_.participant_extra_stats) entry.update(config_.participant_extra_stats(p.participant_id));
+    stats.push_back(std::move(entry));
+  }
+  a.extra["participantMediaStats"] = std::move(stats);
+  if (config_.problems) {
+    const std::vector<std::string> issues = config_.problems();
+    if (!issues.empty()) a.extra["mediaProblems"] = issues;
+  }
+  return a;
+}
+
+void SessionCore::chunk_written(const nlohmann::json& metadata) {
+  if (config_.on_chunk_written) config_.on_chunk_written(metadata);
+}
+
+}  // namespace callrec::engine

@@ -1,0 +1,201 @@
+// callrec::Session — the embedding API (CONTRACT §3): a live recording that a recording
+// backend drives at run time.
+//
+//   callrec::Session session({.out_dir = "rec", .call_id = "c0ffee", .on_event = log});
+//   auto started = session.start("op-1");            // started.recording_id
+//   session.join("8:acs:ada", "Ada Lovelace");
+//   session.push_opus("8:acs:ada", packet, rtp_timestamp);   // from any thread
+//   session.push_video_packet("8:acs:ada", callrec::VideoCodec::kVp8, frame, rtp_timestamp);
+//   session.pause("op-2"); session.resume("op-3"); session.stop("op-4");
+//   session.wait();                                   // recording.json is written
+//
+// Time. Call time 0 is the instant start() is called; media time follows the wall clock
+// (std::chrono::steady_clock). Media pushed with a MediaTime timestamp is placed at that
+// call time (now() tells the current one). Media pushed with an RTP timestamp (Opus:
+// 48 kHz clock; video: 90 kHz) is placed by the participant's RTP clock, anchored to
+// call time at the first packet's arrival; 32-bit wrap-around is handled. Output lags the
+// wall clock by the jitter window: media arriving up to `jitter_window` late is placed
+// where it belongs; later audio is dropped and counted (mixer statistics in each chunk's
+// metadata), later pictures too. A participant who sends nothing shows a placeholder
+// and is silent; they never hold up the others.
+//
+// Threading. Every method may be called from any thread, concurrently. Push calls only
+// copy (or reference) the media into the participant's bounded queue and return within
+// microseconds: when the queue is full the media is dropped, counted and kQueueFull is
+// returned. One output thread per session decodes, mixes, composes and encodes. Events
+// are delivered on that output thread, in order, never from inside a call into the
+// session, so a callback may call pause()/stop()/push*() (but not wait() or ~Session).
+//
+// Errors. Methods never throw for a wrong call; they return a Status with a code and a
+// one-line message (pause while paused, resume after stop, stop twice, push after stop,
+// unknown participant, ...). Output failures (storage full, encoder error) arrive as a
+// kError event and end the recording; later calls return kOutputFailed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "callrec/core/media_time.h"
+
+extern "C" struct AVFrame;
+
+namespace callrec {
+
+enum class SessionErrc {
+  kOk = 0,
+  kNotStarted,            // pause/resume/stop/push before start()
+  kAlreadyStarted,        // start() twice
+  kAlreadyPaused,         // pause() while paused
+  kNotPaused,             // resume() while recording
+  kStopped,               // anything after stop() (including stop twice)
+  kUnknownParticipant,    // media or leave for a participant not in the call
+  kParticipantPresent,    // join() for a participant already in the call
+  kInvalidArgument,       // empty participant id, bad sample rate, empty packet, ...
+  kQueueFull,             // the participant's queue is full: the media was dropped
+  kOutputFailed,          // the recording failed (see the kError event)
+};
+
+// "kAlreadyPaused" -> "already_paused" style names, for logs.
+const char* to_string(SessionErrc code);
+
+class Status {
+ public:
+  Status() = default;
+  Status(SessionErrc code, std::string message) : code_(code), message_(std::move(message)) {}
+  bool ok() const { return code_ == SessionErrc::kOk; }
+  explicit operator bool() const { return ok(); }
+  SessionErrc code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  SessionErrc code_ = SessionErrc::kOk;
+  std::string message_;
+};
+
+// CONTRACT §3: a recording is active while it records, inactive before start, while
+// paused and after stop.
+enum class RecordingState { kInactive, kActive };
+
+enum class SessionEventKind {
+  kStateChanged,       // state, operation, operation_context
+  kChunkFinished,      // data: the chunk's metadata JSON, as written beside it
+  kRecordingFinished,  // data: the recording.json notification, as written
+  kError,              // error, message
+};
+
+struct SessionEvent {
+  SessionEventKind kind;
+  RecordingState state = RecordingState::kInactive;
+  std::string operation;          // "start", "pause", "resume", "stop"
+  std::string operation_context;  // as given with the operation that caused the event
+  nlohmann::json data;
+  SessionErrc error = SessionErrc::kOk;
+  std::string message;
+};
+
+enum class VideoCodec { kH264, kVp8 };
+enum class VideoTrack { kCamera, kScreen };
+
+struct SessionConfig {
+  std::filesystem::path out_dir;
+  std::string call_id;
+  std::string resource_id;                  // "" when absent
+  std::optional<std::string> recording_id;  // generated (a UUID) when absent
+  uint64_t max_chunk_bytes = 512ULL * 1024 * 1024;
+  int video_bitrate_bps = 1'000'000;
+  int audio_bitrate_bps = 32'000;
+  // How late media may arrive and still be placed where it belongs. Output (and the
+  // files) lag the wall clock by about this much.
+  std::chrono::milliseconds jitter_window{200};
+  // Queue slots per participant (an Opus packet, a PCM block, a picture, a video
+  // packet each take one). Beyond this, pushes are dropped and counted.
+  int queue_capacity = 256;
+  // Mix only the N loudest voices of each frame; nullopt: everyone.
+  std::optional<int> max_talkers;
+  // Receives every event on the session's output thread.
+  std::function<void(const SessionEvent&)> on_event;
+};
+
+// Counters for monitoring and capacity planning.
+struct SessionStats {
+  int64_t periods_written = 0;        // 1/8 s output periods encoded
+  int64_t periods_late = 0;           // written more than one period after they were due
+  int64_t max_output_lag_ms = 0;      // worst lateness of a period
+  int64_t media_dropped_queue_full = 0;
+  int64_t video_frames_dropped_late = 0;
+  int64_t video_decode_errors = 0;
+  double output_thread_cpu_s = 0;     // CPU time of the output thread (encoder threads excluded)
+};
+
+class Session {
+ public:
+  // Nothing is written before start().
+  explicit Session(SessionConfig config);
+  // Stops the recording when it is still running and waits until it is finished.
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  struct Started {
+    Status status;
+    std::string recording_id;
+  };
+  // Control. Each returns at once; the state-changed event carrying `operation_context`
+  // follows on the output thread.
+  Started start(std::string_view operation_context = {});
+  Status pause(std::string_view operation_context = {});
+  Status resume(std::string_view operation_context = {});
+  Status stop(std::string_view operation_context = {});
+  RecordingState state() const;
+  // Blocks until the recording is finished after stop() (recording.json written) or
+  // failed. Returns the failure, if any.
+  Status wait();
+
+  // Current call time (since start(); 0 before).
+  MediaTime now() const;
+
+  // Participants. A participant joins the grid at the current call time (a placeholder
+  // tile until video arrives) and leaves it at leave(). They may join again later.
+  Status join(std::string_view participant_id, std::string_view display_name = {});
+  Status leave(std::string_view participant_id);
+  Status set_screen_share(std::string_view participant_id, bool on);
+
+  // Audio. Opus packets (one RTP payload each) with their RTP timestamp (48 kHz);
+  // `audio_level_dbov` is the RFC 6464 level when the backend has it (0 loudest, 127
+  // silent), used for the speaker order; without it, packet size is the voice hint.
+  Status push_opus(std::string_view participant_id, std::span<const uint8_t> packet, uint32_t rtp_timestamp,
+                   std::optional<int> audio_level_dbov = std::nullopt);
+  // Interleaved 16-bit PCM, any rate 8-48 kHz, 1-8 channels; `timestamp` is the call
+  // time of the first sample.
+  Status push_pcm(std::string_view participant_id, std::span<const int16_t> interleaved, int sample_rate_hz,
+                  int channels, MediaTime timestamp);
+  // Decoded audio in any libav sample format/rate/layout.
+  Status push_audio_frame(std::string_view participant_id, const AVFrame& frame, MediaTime timestamp);
+
+  // Video. A decoded picture in any pixel format and size (referenced when
+  // refcounted, copied otherwise), shown at call time `timestamp`.
+  Status push_video_frame(std::string_view participant_id, const AVFrame& frame, MediaTime timestamp,
+                          VideoTrack track = VideoTrack::kCamera);
+  // One encoded frame (a whole H.264 access unit in Annex B, or a VP8 frame), with its
+  // RTP timestamp (90 kHz). Decoded inside the session, one decoder per participant
+  // and track.
+  Status push_video_packet(std::string_view participant_id, VideoCodec codec, std::span<const uint8_t> data,
+                           uint32_t rtp_timestamp, VideoTrack track = VideoTrack::kCamera);
+
+  SessionStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace callrec
