@@ -1,11 +1,11 @@
 #include "callrec/engine/manifest.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "callrec/core/error.h"
 
@@ -39,6 +39,8 @@ class Checker {
     if (!it->is_string()) fail(join(path, key), "must be a string");
     std::string value = it->get<std::string>();
     if (non_empty && value.empty()) fail(join(path, key), "must not be empty");
+    if (value.size() > ManifestLimits::kMaxStringBytes)
+      fail(join(path, key), "is longer than " + std::to_string(ManifestLimits::kMaxStringBytes) + " bytes");
     return value;
   }
 
@@ -65,6 +67,62 @@ class Checker {
  private:
   std::string name_;
 };
+
+// A call time in milliseconds (offsetMs, atMs): 0 .. 24 h.
+int64_t call_ms_field(const Checker& c, const json& obj, const char* key, const std::string& path, int64_t absent) {
+  const int64_t v = c.integer_field(obj, key, path).value_or(absent);
+  if (v < 0) c.fail(Checker::join(path, key), "must not be negative, got " + std::to_string(v));
+  if (v > ManifestLimits::kMaxCallMs)
+    c.fail(Checker::join(path, key), "is beyond the 24 h limit of a call (" + std::to_string(v) + " ms)");
+  return v;
+}
+
+bool has_extension(const std::string& file, std::initializer_list<std::string_view> extensions) {
+  std::string ext = std::filesystem::path(file).extension().string();
+  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (std::string_view e : extensions)
+    if (ext == e) return true;
+  return false;
+}
+
+// The media path policy (manifest.h). Returns the path to open: resolved (symlinks
+// followed) when the file exists, so what is opened is what was checked.
+std::filesystem::path checked_media_path(const Checker& c, const std::string& field, const std::string& file,
+                                         const std::filesystem::path& base_dir) {
+  namespace fs = std::filesystem;
+  for (const char ch : file)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) c.fail(field, "contains a control character");
+  const std::string quoted = "\"" + file + "\"";
+  const std::string first_component = file.substr(0, file.find('/'));
+  if (file.find("://") != std::string::npos || first_component.find(':') != std::string::npos)
+    c.fail(field, quoted + " is a URL or protocol; only plain files relative to the manifest are read");
+  const fs::path path(file);
+  if (path.is_absolute())
+    c.fail(field, quoted + " is an absolute path; media paths must be relative to the manifest's folder");
+  for (const fs::path& part : path)
+    if (part == "..") c.fail(field, quoted + " contains \"..\"; media must lie inside the manifest's folder");
+  if (has_extension(file, {".m3u8", ".m3u", ".ffconcat", ".concat", ".pls", ".sdp", ".mpd", ".xspf", ".cue"}))
+    c.fail(field, quoted + " is a playlist or list; only single media files are read");
+  for (size_t i = file.find('%'); i != std::string::npos; i = file.find('%', i + 1)) {
+    size_t j = i + 1;
+    while (j < file.size() && std::isdigit(static_cast<unsigned char>(file[j]))) ++j;
+    if (j < file.size() && file[j] == 'd') c.fail(field, quoted + " is an image-sequence pattern; not read");
+  }
+  if (file.find_first_of("*?") != std::string::npos) c.fail(field, quoted + " is a wildcard pattern; not read");
+
+  const fs::path joined = base_dir / path;
+  std::error_code ec;
+  if (!fs::exists(joined, ec)) return joined;  // reported as missing when opened
+  const fs::path base = fs::canonical(base_dir.empty() ? fs::path(".") : base_dir, ec);
+  if (ec) return joined;
+  const fs::path resolved = fs::canonical(joined, ec);
+  if (ec) return joined;
+  const fs::path rel = resolved.lexically_relative(base);
+  if (rel.empty() || *rel.begin() == ".." || rel.is_absolute())
+    c.fail(field, quoted + " resolves (through a symlink) to " + resolved.string() +
+                      ", outside the manifest's folder; media must lie inside it");
+  return resolved;
+}
 
 TimelineActionKind parse_action(const Checker& c, const std::string& action, const std::string& field) {
   if (action == "start") return TimelineActionKind::kStart;
@@ -117,8 +175,16 @@ void validate_timeline(const Checker& c, const std::vector<TimelineAction>& acti
 Manifest parse_manifest(std::string_view text, const std::string& name, const std::filesystem::path& base_dir) {
   const Checker c(name);
   json root;
+  if (text.size() > ManifestLimits::kMaxManifestBytes)
+    c.fail("", "is larger than the " + std::to_string(ManifestLimits::kMaxManifestBytes) + " byte limit");
+  // Nesting is bounded before any value is built (a manifest is never deep).
+  const json::parser_callback_t depth_limit = [&c](int depth, json::parse_event_t, json&) {
+    if (depth > ManifestLimits::kMaxJsonDepth)
+      c.fail("", "nested deeper than " + std::to_string(ManifestLimits::kMaxJsonDepth) + " levels");
+    return true;
+  };
   try {
-    root = json::parse(text);
+    root = json::parse(text, depth_limit);
   } catch (const json::parse_error& e) {
     // nlohmann's message names the byte; keep only the reason, on one line.
     std::string what = e.what();
@@ -150,6 +216,10 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
   const json& participants = c.require(root, "participants", "");
   if (!participants.is_array()) c.fail("participants", "must be an array");
   if (participants.empty()) c.fail("participants", "must not be empty");
+  if (participants.size() > ManifestLimits::kMaxParticipants)
+    c.fail("participants", std::to_string(participants.size()) + " participants exceed the limit of " +
+                               std::to_string(ManifestLimits::kMaxParticipants));
+  size_t media_entries = 0;
   std::set<std::string> ids;
   for (size_t i = 0; i < participants.size(); ++i) {
     const std::string path = "participants[" + std::to_string(i) + "]";
@@ -162,6 +232,13 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
     out.display_name = c.string_field(p, "displayName", path, false, false);
     if (const auto it = p.find("media"); it != p.end() && !it->is_null()) {
       if (!it->is_array()) c.fail(path + ".media", "must be an array");
+      if (it->size() > ManifestLimits::kMaxMediaPerParticipant)
+        c.fail(path + ".media", std::to_string(it->size()) + " files exceed the limit of " +
+                                    std::to_string(ManifestLimits::kMaxMediaPerParticipant) + " per participant");
+      media_entries += it->size();
+      if (media_entries > ManifestLimits::kMaxMediaEntries)
+        c.fail(path + ".media", "more than " + std::to_string(ManifestLimits::kMaxMediaEntries) +
+                                    " media files in the call (the limit of files open at once)");
       for (size_t j = 0; j < it->size(); ++j) {
         const std::string mpath = path + ".media[" + std::to_string(j) + "]";
         const json& e = (*it)[j];
@@ -169,10 +246,8 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
         MediaEntry entry;
         entry.field = mpath;
         entry.file_as_written = c.string_field(e, "file", mpath, true, true);
-        entry.file = base_dir / entry.file_as_written;
-        entry.offset_ms = c.integer_field(e, "offsetMs", mpath).value_or(0);
-        if (entry.offset_ms < 0)
-          c.fail(mpath + ".offsetMs", "must not be negative, got " + std::to_string(entry.offset_ms));
+        entry.file = checked_media_path(c, mpath + ".file", entry.file_as_written, base_dir);
+        entry.offset_ms = call_ms_field(c, e, "offsetMs", mpath, 0);
         const std::string role = c.string_field(e, "role", mpath, false, false);
         if (!role.empty() && role != "screen" && role != "camera")
           c.fail(mpath + ".role", "unknown role \"" + role + "\" (expected screen or camera)");
@@ -185,14 +260,17 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
 
   if (const auto it = root.find("timeline"); it != root.end() && !it->is_null()) {
     if (!it->is_array()) c.fail("timeline", "must be an array");
+    if (it->size() > ManifestLimits::kMaxTimelineActions)
+      c.fail("timeline", std::to_string(it->size()) + " actions exceed the limit of " +
+                             std::to_string(ManifestLimits::kMaxTimelineActions));
     for (size_t i = 0; i < it->size(); ++i) {
       const std::string path = "timeline[" + std::to_string(i) + "]";
       const json& a = (*it)[i];
       if (!a.is_object()) c.fail(path, "must be an object");
-      const auto at = c.integer_field(a, "atMs", path);
-      if (!at) c.fail(path + ".atMs", "required field is missing");
+      if (!c.integer_field(a, "atMs", path)) c.fail(path + ".atMs", "required field is missing");
+      const int64_t at = call_ms_field(c, a, "atMs", path, 0);
       const std::string action = c.string_field(a, "action", path, true, true);
-      m.timeline.push_back({*at, parse_action(c, action, path + ".action")});
+      m.timeline.push_back({at, parse_action(c, action, path + ".action")});
     }
     validate_timeline(c, m.timeline);
   }
@@ -200,11 +278,18 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
 }
 
 Manifest load_manifest(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw Error(path.string() + ": cannot read the manifest: not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path.string() + ": cannot read the manifest: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_manifest(text.str(), path.string(), path.parent_path());
+  // Read at most one byte past the limit: a huge file is refused without reading it all.
+  std::string text(ManifestLimits::kMaxManifestBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad()) throw Error(path.string() + ": cannot read the manifest: " + std::strerror(errno));
+  return parse_manifest(text, path.string(), path.parent_path());
 }
 
 }  // namespace callrec::engine

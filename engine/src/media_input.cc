@@ -1,46 +1,227 @@
 #include "media_input.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "callrec/core/error.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
+#include <libswscale/swscale.h>
 }
 
 namespace callrec::engine {
+
+// Random-access bytes for the demuxer: read and seek as AVIOContext wants them.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Returns bytes read, 0 at the end, or an AVERROR.
+  virtual int read(uint8_t* buf, int size) = 0;
+  // Returns the new position or an AVERROR; `whence` is SEEK_SET, SEEK_CUR or SEEK_END.
+  virtual int64_t seek(int64_t offset, int whence) = 0;
+  virtual int64_t size() const = 0;
+};
+
 namespace {
+
 constexpr AVRational kUs{1, 1'000'000};
 constexpr int kMaxReportedDecodeErrors = 5;
+constexpr int kIoBufferBytes = 64 * 1024;
+// A frame duration outside this is a broken header, not a real frame rate.
+constexpr int64_t kMaxFrameDurationUs = 1'000'000;
+constexpr int64_t kEarlyEndToleranceUs = 500'000;
+
+class FileSource final : public ByteSource {
+ public:
+  FileSource(const std::filesystem::path& path, const std::string& label) {
+    // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd_ < 0) throw Error(label + ": cannot open: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd_);
+      throw Error(label + ": not a regular file");
+    }
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+    size_ = st.st_size;
+  }
+  ~FileSource() override { ::close(fd_); }
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+  int read(uint8_t* buf, int size) override {
+    ssize_t n;
+    do n = ::read(fd_, buf, static_cast<size_t>(size));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return AVERROR(errno);
+    return static_cast<int>(n);
+  }
+  int64_t seek(int64_t offset, int whence) override {
+    const off_t pos = ::lseek(fd_, offset, whence);
+    return pos < 0 ? AVERROR(errno) : pos;
+  }
+  int64_t size() const override { return size_; }
+
+ private:
+  int fd_ = -1;
+  int64_t size_ = 0;
+};
+
+class MemorySource final : public ByteSource {
+ public:
+  explicit MemorySource(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  int read(uint8_t* buf, int size) override {
+    const auto n = static_cast<int>(std::min<int64_t>(size, static_cast<int64_t>(bytes_.size()) - pos_));
+    if (n <= 0) return 0;
+    std::memcpy(buf, bytes_.data() + pos_, static_cast<size_t>(n));
+    pos_ += n;
+    return n;
+  }
+  int64_t seek(int64_t offset, int whence) override {
+    int64_t base = 0;
+    if (whence == SEEK_CUR) base = pos_;
+    else if (whence == SEEK_END) base = static_cast<int64_t>(bytes_.size());
+    else if (whence != SEEK_SET) return AVERROR(EINVAL);
+    if (offset > INT64_MAX - base) return AVERROR(EINVAL);
+    const int64_t pos = base + offset;
+    if (pos < 0) return AVERROR(EINVAL);
+    pos_ = std::min<int64_t>(pos, static_cast<int64_t>(bytes_.size()));
+    return pos_;
+  }
+  int64_t size() const override { return static_cast<int64_t>(bytes_.size()); }
+
+ private:
+  std::span<const uint8_t> bytes_;
+  int64_t pos_ = 0;
+};
+
+int read_packet(void* opaque, uint8_t* buf, int size) {
+  const int n = static_cast<ByteSource*>(opaque)->read(buf, size);
+  return n == 0 ? AVERROR_EOF : n;
+}
+
+int64_t seek_bytes(void* opaque, int64_t offset, int whence) {
+  auto* source = static_cast<ByteSource*>(opaque);
+  if (whence & AVSEEK_SIZE) return source->size();
+  return source->seek(offset, whence & ~AVSEEK_FORCE);
+}
+
+// Demuxers open further files (playlists, references, image sequences) through io_open;
+// a captured file must be self-contained, so every such open is refused.
+int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) { return AVERROR(EPERM); }
+
 }  // namespace
+
+void MediaInput::IoDeleter::operator()(AVIOContext* io) const {
+  if (io == nullptr) return;
+  av_freep(&io->buffer);
+  avio_context_free(&io);
+}
 
 MediaInput::MediaInput(const std::filesystem::path& path, std::string label, int64_t offset_us)
     : label_(std::move(label)), offset_us_(offset_us) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw Error(label_ + ": no such file");
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(label_ + ": not a regular file");
-  AVFormatContext* raw = nullptr;
-  // Only plain files: no network protocols or nested URLs from a manifest.
+  source_ = std::make_unique<FileSource>(path, label_);
+  if (source_->size() == 0) throw Error(label_ + ": not a media file FFmpeg can read (the file is empty)");
+  open(path.filename().string());
+}
+
+MediaInput::MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label,
+                       int64_t offset_us)
+    : label_(std::move(label)), offset_us_(offset_us), source_(std::move(source)) {
+  if (source_->size() == 0) throw Error(label_ + ": not a media file FFmpeg can read (no data)");
+  open(url);
+}
+
+MediaInput MediaInput::from_memory(std::span<const uint8_t> bytes, std::string label, int64_t offset_us,
+                                   const std::string& format_hint) {
+  return MediaInput(std::make_unique<MemorySource>(bytes), format_hint, std::move(label), offset_us);
+}
+
+void MediaInput::open(const std::string& url) {
+  auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
+  if (buffer == nullptr) throw Error(label_ + ": out of memory");
+  io_.reset(avio_alloc_context(buffer, kIoBufferBytes, 0, source_.get(), read_packet, nullptr, seek_bytes));
+  if (!io_) {
+    av_free(buffer);
+    throw Error(label_ + ": out of memory");
+  }
+
+  // Probe first, so a refused format is named in the message.
+  const AVInputFormat* format = nullptr;
+  const int probe_ret = av_probe_input_buffer2(io_.get(), &format, url.c_str(), nullptr, 0, 0);
+  if (probe_ret < 0 || format == nullptr)
+    throw Error(label_ + ": not a media file FFmpeg can read (" + av_error_text(probe_ret) + ")");
+  if (av_match_list(format->name, MediaLimits::kFormatWhitelist, ',') <= 0)
+    throw Error(label_ + ": format \"" + format->name +
+                "\" is refused (only single self-contained media files are read, no playlists, lists or "
+                "image sequences)");
+
+  AVFormatContext* raw = avformat_alloc_context();
+  if (raw == nullptr) throw Error(label_ + ": out of memory");
+  raw->pb = io_.get();
+  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  raw->io_open = refuse_nested_open;
   AVDictionary* options = nullptr;
-  av_dict_set(&options, "protocol_whitelist", "file", 0);
-  const int open_ret = avformat_open_input(&raw, path.c_str(), nullptr, &options);
+  // No protocol at all: every byte comes through io_.
+  av_dict_set(&options, "protocol_whitelist", "none", 0);
+  av_dict_set(&options, "format_whitelist", MediaLimits::kFormatWhitelist, 0);
+  av_dict_set_int(&options, "max_streams", MediaLimits::kMaxStreams, 0);
+  const int open_ret = avformat_open_input(&raw, url.c_str(), format, &options);  // frees raw on failure
   av_dict_free(&options);
   if (open_ret < 0) throw Error(label_ + ": not a media file FFmpeg can read (" + av_error_text(open_ret) + ")");
   format_.reset(raw);
+  if (format_->nb_streams > static_cast<unsigned>(MediaLimits::kMaxStreams))
+    throw Error(label_ + ": more than " + std::to_string(MediaLimits::kMaxStreams) + " streams");
+  // A picture size the container declares beyond the limits: the stream is not even
+  // probed (FFmpeg would otherwise forget the declared size and fail on every packet).
+  std::vector<std::pair<int, std::string>> oversized;
+  for (unsigned i = 0; i < format_->nb_streams; ++i) {
+    AVStream* st = format_->streams[i];
+    const AVCodecParameters* par = st->codecpar;
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO &&
+        (par->width > MediaLimits::kMaxPictureSide || par->height > MediaLimits::kMaxPictureSide ||
+         int64_t{par->width} * par->height > MediaLimits::kMaxPicturePixels)) {
+      st->discard = AVDISCARD_ALL;
+      oversized.emplace_back(static_cast<int>(i), std::to_string(par->width) + "x" + std::to_string(par->height));
+    }
+  }
   const int info_ret = avformat_find_stream_info(format_.get(), nullptr);
   if (info_ret < 0) throw Error(label_ + ": cannot read stream information (" + av_error_text(info_ret) + ")");
 
   audio_.index = av_find_best_stream(format_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
   video_.index = av_find_best_stream(format_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (audio_.index >= 0) open_decoder(audio_, AVMEDIA_TYPE_AUDIO);
+  for (const auto& [index, size] : oversized) {
+    if (index != video_.index) continue;
+    problem("video of " + size + " exceeds the " + std::to_string(MediaLimits::kMaxPictureSide) + "x" +
+            std::to_string(MediaLimits::kMaxPictureSide) + " / " + std::to_string(MediaLimits::kMaxPicturePixels) +
+            " pixel limit; stream ignored");
+    video_.index = -1;
+  }
   if (video_.index >= 0) open_decoder(video_, AVMEDIA_TYPE_VIDEO);
-  if (!has_audio() && !has_video()) throw Error(label_ + ": no decodable audio or video stream");
+  if (!has_audio() && !has_video()) {
+    std::string why;
+    for (const std::string& p : problems_) why += (why.empty() ? " (" : "; ") + p.substr(label_.size() + 2);
+    throw Error(label_ + ": no decodable audio or video stream" + (why.empty() ? "" : why + ")"));
+  }
 
   // The file's first media lands at offset: timestamps count from the file's start.
   if (format_->start_time != AV_NOPTS_VALUE) file_start_us_ = format_->start_time;
   audio_.until_us = video_.until_us = offset_us_;
-  if (format_->duration > 0) probed_end_us_ = offset_us_ + format_->duration;
+  if (format_->duration > 0 && format_->duration < MediaLimits::kMaxCallUs)
+    probed_end_us_ = offset_us_ + format_->duration;
   packet_ = av::make_packet();
   frame_ = av::make_frame();
 }
@@ -51,20 +232,32 @@ MediaInput& MediaInput::operator=(MediaInput&&) noexcept = default;
 
 void MediaInput::open_decoder(Stream& s, int media_type) {
   s.stream = format_->streams[s.index];
-  const AVCodec* codec = avcodec_find_decoder(s.stream->codecpar->codec_id);
+  const AVCodecParameters* par = s.stream->codecpar;
+  const AVCodec* codec = avcodec_find_decoder(par->codec_id);
   const char* kind = media_type == AVMEDIA_TYPE_AUDIO ? "audio" : "video";
   if (codec == nullptr) {
-    problem(std::string(kind) + " codec " + avcodec_get_name(s.stream->codecpar->codec_id) +
-            " is not supported; stream ignored");
+    problem(std::string(kind) + " codec " + avcodec_get_name(par->codec_id) + " is not supported; stream ignored");
+    s.index = -1;
+    return;
+  }
+  if (media_type == AVMEDIA_TYPE_VIDEO &&
+      (par->width > MediaLimits::kMaxPictureSide || par->height > MediaLimits::kMaxPictureSide ||
+       int64_t{par->width} * par->height > MediaLimits::kMaxPicturePixels)) {
+    problem("video of " + std::to_string(par->width) + "x" + std::to_string(par->height) + " exceeds the " +
+            std::to_string(MediaLimits::kMaxPictureSide) + "x" + std::to_string(MediaLimits::kMaxPictureSide) +
+            " / " + std::to_string(MediaLimits::kMaxPicturePixels) + " pixel limit; stream ignored");
     s.index = -1;
     return;
   }
   av::CodecContextPtr ctx(avcodec_alloc_context3(codec));
   if (!ctx) throw Error(label_ + ": out of memory opening the " + kind + " decoder");
-  check_av(avcodec_parameters_to_context(ctx.get(), s.stream->codecpar), label_ + ": " + kind + " decoder parameters");
+  check_av(avcodec_parameters_to_context(ctx.get(), par), label_ + ": " + kind + " decoder parameters");
   ctx->pkt_timebase = s.stream->time_base;
   // Many participants decode at once: one thread each keeps the cores for the encoder.
   ctx->thread_count = 1;
+  // The bitstream may announce a larger picture than the header did: the decoder
+  // refuses to allocate past the limit.
+  ctx->max_pixels = MediaLimits::kMaxPicturePixels;
   const int ret = avcodec_open2(ctx.get(), codec, nullptr);
   if (ret < 0) {
     problem(std::string("cannot open the ") + kind + " decoder (" + av_error_text(ret) + "); stream ignored");
@@ -73,31 +266,133 @@ void MediaInput::open_decoder(Stream& s, int media_type) {
   }
   if (media_type == AVMEDIA_TYPE_VIDEO) {
     const AVRational rate = av_guess_frame_rate(format_.get(), s.stream, nullptr);
-    s.frame_duration_us = rate.num > 0 ? av_rescale_q(1, av_inv_q(rate), kUs) : 40'000;
+    s.frame_duration_us = rate.num > 0 && rate.den > 0 ? av_rescale_q(1, av_inv_q(rate), kUs) : 40'000;
+    s.frame_duration_us = std::clamp<int64_t>(s.frame_duration_us, 1'000, kMaxFrameDurationUs);
   }
   s.decoder = std::move(ctx);
 }
 
 void MediaInput::problem(std::string text) { problems_.push_back(label_ + ": " + std::move(text)); }
 
+void MediaInput::end_stream(Stream& s, const std::string& why) {
+  if (s.done) return;
+  s.done = true;
+  problem(std::string(&s == &audio_ ? "audio" : "video") + " ends here: " + why);
+}
+
 bool MediaInput::step(const FrameCallback& on_audio, const FrameCallback& on_video) {
   if (eof_) return false;
-  const int ret = av_read_frame(format_.get(), packet_.get());
+  const int ret = (audio_done() && video_done()) ? AVERROR_EOF : av_read_frame(format_.get(), packet_.get());
   if (ret < 0) {
     if (ret != AVERROR_EOF) problem("read error, media ends here (" + av_error_text(ret) + ")");
-    if (has_audio()) decode(audio_, nullptr, on_audio);
-    if (has_video()) decode(video_, nullptr, on_video);
+    if (has_audio() && !audio_.done) decode(audio_, nullptr, on_audio);
+    if (has_video() && !video_.done) decode(video_, nullptr, on_video);
     audio_.done = video_.done = true;
     eof_ = true;
+    // A container that states its duration tells a cut file from a short one.
+    if (ret == AVERROR_EOF && probed_end_us_ && *probed_end_us_ - end_us() > kEarlyEndToleranceUs) {
+      char text[160];
+      std::snprintf(text, sizeof text, "the file ends early: media stops at %.1f s of the %.1f s its header states",
+                    static_cast<double>(end_us() - offset_us_) / 1e6,
+                    static_cast<double>(*probed_end_us_ - offset_us_) / 1e6);
+      problem(text);
+    } else if (ret == AVERROR_EOF && ogg_cut()) {
+      problem("the file ends early: its last Ogg page is incomplete or not an end-of-stream page");
+    }
     return false;
   }
-  if (packet_->stream_index == audio_.index && has_audio() && !audio_.done) {
+  if (packet_->size > MediaLimits::kMaxPacketBytes) {
+    if (++oversized_packets_ <= kMaxReportedDecodeErrors)
+      problem("packet of " + std::to_string(packet_->size) + " bytes exceeds the " +
+              std::to_string(MediaLimits::kMaxPacketBytes) + " byte limit; skipped");
+  } else if (packet_->stream_index == audio_.index && has_audio() && !audio_.done) {
     decode(audio_, packet_.get(), on_audio);
   } else if (packet_->stream_index == video_.index && has_video() && !video_.done) {
     decode(video_, packet_.get(), on_video);
   }
   av_packet_unref(packet_.get());
   return true;
+}
+
+// Ogg states no duration a cut could be measured against, but a complete Ogg stream
+// ends with a whole page flagged end-of-stream. Reads the file's tail (after EOF, when
+// the demuxer is done with the source).
+bool MediaInput::ogg_cut() {
+  if (av_match_list(format_->iformat->name, "ogg", ',') <= 0) return false;
+  constexpr int64_t kTail = 65536 + 27 + 255 + 255 * 255;
+  const int64_t size = source_->size();
+  const int64_t from = std::max<int64_t>(0, size - kTail);
+  std::vector<uint8_t> tail(static_cast<size_t>(size - from));
+  if (source_->seek(from, SEEK_SET) != from) return false;
+  size_t got = 0;
+  while (got < tail.size()) {
+    const int n = source_->read(tail.data() + got, static_cast<int>(std::min<size_t>(tail.size() - got, 1 << 20)));
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  for (size_t at = tail.size() >= 27 ? tail.size() - 27 : 0;; --at) {
+    if (tail.size() >= 27 && std::memcmp(tail.data() + at, "OggS", 4) == 0) {
+      const size_t segments = tail[at + 26];
+      if (at + 27 + segments > tail.size()) return true;
+      size_t body = 0;
+      for (size_t i = 0; i < segments; ++i) body += tail[at + 27 + i];
+      const bool end_of_stream = (tail[at + 5] & 0x04) != 0;
+      return at + 27 + segments + body != tail.size() || !end_of_stream;
+    }
+    if (at == 0) return false;
+  }
+}
+
+bool MediaInput::frame_acceptable(const Stream& s, std::string* why) const {
+  const AVFrame& f = *frame_;
+  if (&s == &audio_) {
+    if (f.sample_rate < MediaLimits::kMinSampleRateHz || f.sample_rate > MediaLimits::kMaxSampleRateHz) {
+      *why = "sample rate " + std::to_string(f.sample_rate) + " Hz is out of range";
+      return false;
+    }
+    if (f.ch_layout.nb_channels < 1 || f.ch_layout.nb_channels > MediaLimits::kMaxChannels) {
+      *why = std::to_string(f.ch_layout.nb_channels) + " channels is out of range";
+      return false;
+    }
+    return true;
+  }
+  if (f.width <= 0 || f.height <= 0 || f.width > MediaLimits::kMaxPictureSide ||
+      f.height > MediaLimits::kMaxPictureSide || int64_t{f.width} * f.height > MediaLimits::kMaxPicturePixels) {
+    *why = "picture of " + std::to_string(f.width) + "x" + std::to_string(f.height) + " is out of range";
+    return false;
+  }
+  return true;
+}
+
+const AVFrame* MediaInput::fit_picture() {
+  const AVFrame& f = *frame_;
+  if (f.width <= MediaLimits::kMaxDeliveredWidth && f.height <= MediaLimits::kMaxDeliveredHeight) return &f;
+  // Fit inside the canvas box, keeping the aspect ratio, even sizes for 4:2:0.
+  const double scale = std::min(static_cast<double>(MediaLimits::kMaxDeliveredWidth) / f.width,
+                                static_cast<double>(MediaLimits::kMaxDeliveredHeight) / f.height);
+  const int w = std::max(2, static_cast<int>(f.width * scale) & ~1);
+  const int h = std::max(2, static_cast<int>(f.height * scale) & ~1);
+  scaler_.reset(sws_getCachedContext(scaler_.release(), f.width, f.height, static_cast<AVPixelFormat>(f.format), w,
+                                     h, AV_PIX_FMT_YUV420P, SWS_AREA, nullptr, nullptr, nullptr));
+  if (!scaler_) return nullptr;
+  if (f.color_range == AVCOL_RANGE_JPEG) {
+    int* inv = nullptr;
+    int* table = nullptr;
+    int src_range = 0, dst_range = 0, brightness = 0, contrast = 0, saturation = 0;
+    if (sws_getColorspaceDetails(scaler_.get(), &inv, &src_range, &table, &dst_range, &brightness, &contrast,
+                                 &saturation) >= 0)
+      sws_setColorspaceDetails(scaler_.get(), inv, 1, table, 0, brightness, contrast, saturation);
+  }
+  if (!scaled_) scaled_ = av::make_frame();
+  av_frame_unref(scaled_.get());
+  scaled_->width = w;
+  scaled_->height = h;
+  scaled_->format = AV_PIX_FMT_YUV420P;
+  if (av_frame_get_buffer(scaled_.get(), 0) < 0) return nullptr;
+  av_frame_copy_props(scaled_.get(), &f);
+  scaled_->color_range = AVCOL_RANGE_MPEG;
+  if (sws_scale(scaler_.get(), f.data, f.linesize, 0, f.height, scaled_->data, scaled_->linesize) != h) return nullptr;
+  return scaled_.get();
 }
 
 void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame) {
@@ -108,7 +403,7 @@ void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& 
       problem("corrupt packet skipped (" + av_error_text(ret) + ")");
     return;
   }
-  while (true) {
+  while (!s.done) {
     ret = avcodec_receive_frame(s.decoder.get(), frame_.get());
     if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
     if (ret < 0) {
@@ -117,21 +412,52 @@ void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& 
       return;
     }
     const bool audio = &s == &audio_;
+    std::string why;
+    if (!frame_acceptable(s, &why)) {
+      if (++s.decode_errors <= kMaxReportedDecodeErrors) problem("frame skipped: " + why);
+      av_frame_unref(frame_.get());
+      continue;
+    }
     const int64_t ts = frame_->best_effort_timestamp;
-    int64_t call_us = ts == AV_NOPTS_VALUE ? s.until_us
-                                           : offset_us_ + av_rescale_q(ts, s.stream->time_base, kUs) - file_start_us_;
+    int64_t call_us = s.until_us;
+    if (ts != AV_NOPTS_VALUE) {
+      // Saturating: a hostile timestamp must not overflow into a plausible time.
+      const int64_t file_us = av_rescale_q(ts, s.stream->time_base, kUs);
+      call_us = file_us >= MediaLimits::kMaxCallUs || file_us <= -MediaLimits::kMaxCallUs
+                    ? (file_us > 0 ? MediaLimits::kMaxCallUs + 1 : offset_us_ - MediaLimits::kMaxCallUs)
+                    : offset_us_ + file_us - std::clamp(file_start_us_, -MediaLimits::kMaxCallUs, MediaLimits::kMaxCallUs);
+    }
+    if (call_us > MediaLimits::kMaxCallUs) {
+      av_frame_unref(frame_.get());
+      end_stream(s, "timestamps run past the 24 h limit of a call");
+      return;
+    }
     int64_t duration_us = 0;
     if (audio) {
-      duration_us = frame_->sample_rate > 0 ? av_rescale(frame_->nb_samples, 1'000'000, frame_->sample_rate) : 0;
+      duration_us = av_rescale(frame_->nb_samples, 1'000'000, frame_->sample_rate);
     } else {
       duration_us = frame_->pkt_duration > 0 ? av_rescale_q(frame_->pkt_duration, s.stream->time_base, kUs)
                                              : s.frame_duration_us;
+      duration_us = std::clamp<int64_t>(duration_us, 0, kMaxFrameDurationUs);
       // Frames must reach the compositor in order; a timestamp going back is clamped.
       if (s.last_frame_us && call_us <= *s.last_frame_us) call_us = *s.last_frame_us + 1;
       s.last_frame_us = call_us;
     }
     s.until_us = std::max(s.until_us, call_us + duration_us);
-    on_frame(*frame_, MediaTime::from_us(call_us));
+    const AVFrame* deliver = audio ? frame_.get() : fit_picture();
+    if (deliver == nullptr) {
+      const std::string size = std::to_string(frame_->width) + "x" + std::to_string(frame_->height);
+      av_frame_unref(frame_.get());
+      end_stream(s, "cannot scale the " + size + " picture down");
+      return;
+    }
+    try {
+      on_frame(*deliver, MediaTime::from_us(call_us));
+    } catch (const Error& e) {
+      av_frame_unref(frame_.get());
+      end_stream(s, e.what());
+      return;
+    }
     av_frame_unref(frame_.get());
   }
 }

@@ -1,13 +1,23 @@
 // MediaInput: one captured media file, demuxed and decoded, its frames placed on the
 // call timeline.
 //
+// Input is untrusted (CONTRACT §2; limits in docs/limits.md). The bytes are read
+// through callrec's own AVIOContext, from a plain file or a memory buffer, and nothing
+// else: the demuxer may not open any other file or URL (its io_open is refused), only
+// demuxers for single self-contained files are allowed (no playlists, concat lists,
+// image sequences), and stream count, packet size and picture size are capped. Pictures
+// larger than the output canvas are scaled down here, before anything queues them, so
+// memory per queued picture stays bounded whatever the camera.
+//
 // Threading: owned and used by one thread (the offline driver's).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,18 +25,52 @@
 #include "callrec/core/media_time.h"
 
 extern "C" struct AVStream;
+extern "C" struct AVIOContext;
 
 namespace callrec::engine {
+
+// Documented in docs/limits.md.
+struct MediaLimits {
+  // Streams a file may declare (the demuxer fails beyond this).
+  static constexpr int kMaxStreams = 32;
+  // Larger packets are skipped and reported.
+  static constexpr int kMaxPacketBytes = 32 << 20;
+  // Largest coded picture accepted; a larger video stream is ignored and reported.
+  static constexpr int kMaxPictureSide = 8192;
+  static constexpr int64_t kMaxPicturePixels = int64_t{8192} * 4320;  // DCI 8K
+  // Decoded pictures are scaled down to fit this box (the output canvas) early.
+  static constexpr int kMaxDeliveredWidth = 1920;
+  static constexpr int kMaxDeliveredHeight = 1080;
+  // Audio outside these is ignored and reported.
+  static constexpr int kMinSampleRateHz = 1000;
+  static constexpr int kMaxSampleRateHz = 384000;
+  static constexpr int kMaxChannels = 64;
+  // Media past this call time ends the stream (a timestamp jump cannot make the
+  // renderer produce days of output).
+  static constexpr int64_t kMaxCallUs = int64_t{24} * 3600 * 1'000'000;
+  // Demuxers allowed (FFmpeg names): single-file containers only.
+  static constexpr const char* kFormatWhitelist =
+      "matroska,webm,mov,mp4,ogg,wav,w64,mp3,aac,flac,ivf,h264,hevc,avi,flv,mpegts,caf,aiff,amr,m4v,mpeg,nut";
+};
+
+// Where a MediaInput's bytes come from (file or memory); defined in media_input.cc.
+class ByteSource;
 
 class MediaInput {
  public:
   // Called for each decoded frame with its call time. The frame is only valid during
-  // the call (the callee refs or copies what it keeps).
+  // the call (the callee refs or copies what it keeps). A callrec::Error thrown by the
+  // callback (e.g. audio the mixer cannot convert) ends that stream of this file only;
+  // it is recorded in problems().
   using FrameCallback = std::function<void(const AVFrame&, MediaTime call_time)>;
 
   // Opens and probes `path`. `label` names the file in messages. Throws callrec::Error
   // when the file cannot be opened or holds no decodable audio or video stream.
   MediaInput(const std::filesystem::path& path, std::string label, int64_t offset_us);
+  // The same from bytes held in memory (fuzzing, the embedding API). `bytes` must
+  // outlive the MediaInput. `format_hint` is a file name whose extension helps probing.
+  static MediaInput from_memory(std::span<const uint8_t> bytes, std::string label, int64_t offset_us,
+                                const std::string& format_hint = "");
   ~MediaInput();
   MediaInput(MediaInput&&) noexcept;
   MediaInput& operator=(MediaInput&&) noexcept;
@@ -68,20 +112,36 @@ class MediaInput {
     int64_t frame_duration_us = 0;
     int decode_errors = 0;
   };
+  struct IoDeleter {
+    void operator()(AVIOContext* io) const;
+  };
 
+  MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label, int64_t offset_us);
+  void open(const std::string& url);
   void open_decoder(Stream& s, int media_type);
   void decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame);
+  // Returns the frame to deliver: `frame_` itself, or a copy scaled to the canvas box.
+  const AVFrame* fit_picture();
+  bool frame_acceptable(const Stream& s, std::string* why) const;
+  bool ogg_cut();
+  void end_stream(Stream& s, const std::string& why);
   void problem(std::string text);
 
   std::string label_;
   int64_t offset_us_;
   int64_t file_start_us_ = 0;
   std::optional<int64_t> probed_end_us_;
+  // Declared before format_: the demuxer reads through io_, so it is closed first.
+  std::unique_ptr<ByteSource> source_;
+  std::unique_ptr<AVIOContext, IoDeleter> io_;
   av::InputFormatPtr format_;
   Stream audio_;
   Stream video_;
   av::PacketPtr packet_;
   av::FramePtr frame_;
+  av::FramePtr scaled_;  // reused for pictures scaled down to the canvas box
+  av::SwsPtr scaler_;
+  int oversized_packets_ = 0;
   bool eof_ = false;
   std::vector<std::string> problems_;
 };

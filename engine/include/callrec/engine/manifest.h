@@ -43,6 +43,26 @@ struct Manifest {
   std::vector<TimelineAction> timeline;  // validated; empty when absent
 };
 
+// Bounds on what a manifest may ask for (docs/limits.md). A manifest beyond them is
+// refused with a message naming the field; none of them is reached by a real call.
+struct ManifestLimits {
+  static constexpr uint64_t kMaxManifestBytes = 4 << 20;
+  static constexpr int kMaxJsonDepth = 32;
+  static constexpr size_t kMaxParticipants = 256;
+  static constexpr size_t kMaxMediaPerParticipant = 64;
+  static constexpr size_t kMaxMediaEntries = 256;  // files open at once, over all participants
+  static constexpr size_t kMaxTimelineActions = 10000;
+  static constexpr size_t kMaxStringBytes = 1024;  // ids, names, file names
+  // offsetMs and atMs: a call lasts at most 24 hours.
+  static constexpr int64_t kMaxCallMs = int64_t{24} * 3600 * 1000;
+};
+
+// Media path policy: a manifest names its media by relative paths that stay inside the
+// manifest's folder tree, also after resolving symlinks. Refused with a message naming
+// the field: absolute paths, ".." components, URLs and protocol prefixes ("http:",
+// "concat:", "subfile:", "file:", ...), playlists and lists (.m3u8, .m3u, .ffconcat, ...),
+// image-sequence patterns ("%03d", wildcards) and control characters.
+
 // Reads and validates a manifest file. Throws callrec::Error with a one-line message
 // naming the file and the field, e.g. `call.json: participants[1].participantId:
 // duplicate "8:acs:ada"`. Media files are not opened here.
