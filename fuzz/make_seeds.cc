@@ -1,0 +1,147 @@
+// Writes the fuzzers' seed corpora from media the project generates (mediagen, libopus),
+// so no binary blobs are committed:
+//   callrec-fuzz-seeds OUT_DIR  ->  OUT_DIR/{manifest,media,opus,video}/...
+#include <opus/opus.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "callrec/core/error.h"
+#include "callrec/mediagen/media_generator.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavformat/avformat.h>
+#include <libavutil/log.h>
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace mg = callrec::mediagen;
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// One harness record: [flags u8][delta_ms i16 BE][length u16 BE][bytes].
+void append_record(std::string& out, uint8_t flags, int16_t delta_ms, const uint8_t* data, size_t size) {
+  out += static_cast<char>(flags);
+  out += static_cast<char>((static_cast<uint16_t>(delta_ms) >> 8) & 0xff);
+  out += static_cast<char>(static_cast<uint16_t>(delta_ms) & 0xff);
+  out += static_cast<char>((size >> 8) & 0xff);
+  out += static_cast<char>(size & 0xff);
+  out.append(reinterpret_cast<const char*>(data), size);
+}
+
+void manifest_seeds(const fs::path& dir) {
+  const std::string head = R"({"callId": "c0ffee", "recordingStartTime": "2026-11-27T10:00:00Z", )";
+  write_file(dir / "full.json",
+             head + R"("resourceId": "r", "recordingId": "rec", "maxChunkBytes": 1048576, "participants": [
+  {"participantId": "8:acs:ada", "displayName": "Ada", "media": [{"file": "ada.webm", "offsetMs": 0},
+     {"file": "ada-screen.mp4", "offsetMs": 42000, "role": "screen"}]},
+  {"participantId": "8:acs:bob", "media": [{"file": "calls/bob.mp4", "offsetMs": 3000, "role": "camera"}]}],
+  "timeline": [{"atMs": 0, "action": "start"}, {"atMs": 20000, "action": "pause"},
+               {"atMs": 35000, "action": "resume"}, {"atMs": 60000, "action": "stop"}]})");
+  write_file(dir / "minimal.json", head + R"("participants": [{"participantId": "a"}]})");
+  write_file(dir / "paths.json", head + R"("participants": [{"participantId": "a", "media": [
+  {"file": "../x.webm"}, {"file": "concat:a|b"}, {"file": "/etc/passwd"}, {"file": "x.m3u8"}, {"file": "i%03d.png"}]}]})");
+  write_file(dir / "types.json", head + R"("maxChunkBytes": 1.5e9, "participants": [{"participantId": 7,
+  "media": {"file": null}}], "timeline": [{"atMs": -1, "action": "rewind"}]})");
+}
+
+void media_seeds(const fs::path& dir) {
+  const mg::AudioSpec opus{.tones = {{0, 400, 440, 0.3}}};
+  const mg::VideoSpec vp8{.width = 64, .height = 48, .fps = 10, .moving_square = true};
+  mg::write_media(dir / "vp8-opus.webm", {.duration_ms = 400, .video = vp8, .audio = opus});
+  mg::write_media(dir / "h264-aac.mp4",
+                  {.duration_ms = 400, .video = mg::VideoSpec{.width = 64, .height = 48, .fps = 10, .encoder = "libx264"},
+                   .audio = mg::AudioSpec{.sample_rate_hz = 16000, .tones = {{0, 400, 880, 0.3}}, .encoder = "aac"}});
+  mg::write_media(dir / "opus.ogg", {.duration_ms = 300, .audio = opus});
+  mg::write_media(dir / "pcm.wav", {.duration_ms = 100, .audio = mg::AudioSpec{.sample_rate_hz = 8000,
+                                                                                .tones = {{0, 100, 440, 0.3}},
+                                                                                .encoder = "pcm_s16le"}});
+  mg::write_media(dir / "mpeg4.mkv", {.duration_ms = 300,
+                                      .video = mg::VideoSpec{.width = 48, .height = 32, .fps = 10, .encoder = "mpeg4"}});
+}
+
+void opus_seeds(const fs::path& dir) {
+  int error = 0;
+  OpusEncoder* enc = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &error);
+  if (enc == nullptr) throw callrec::Error("opus_encoder_create failed");
+  opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(1));
+  opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(20));
+  std::vector<float> pcm(960);
+  uint8_t packet[1500];
+  std::string steady, lossy;
+  for (int n = 0; n < 25; ++n) {
+    for (size_t i = 0; i < pcm.size(); ++i)
+      pcm[i] = 0.3f * static_cast<float>(std::sin(2 * M_PI * 440 * static_cast<double>(n * 960 + i) / 48000));
+    const int bytes = opus_encode_float(enc, pcm.data(), 960, packet, sizeof packet);
+    if (bytes < 0) continue;
+    append_record(steady, n % 4 == 0 ? 1 : 0, n == 0 ? 0 : 20, packet, static_cast<size_t>(bytes));
+    if (n % 3 != 1) append_record(lossy, 1, n == 0 ? 0 : (n % 3 == 2 ? 40 : 20), packet, static_cast<size_t>(bytes));
+  }
+  opus_encoder_destroy(enc);
+  write_file(dir / "steady", steady);
+  write_file(dir / "lossy", lossy);
+}
+
+// Packets of a generated file's video stream, as the video harness reads them.
+void video_seed(const fs::path& media, const fs::path& out, uint8_t codec_byte, const char* bsf_name) {
+  AVFormatContext* in = nullptr;
+  if (avformat_open_input(&in, media.c_str(), nullptr, nullptr) < 0) throw callrec::Error("cannot read " + media.string());
+  avformat_find_stream_info(in, nullptr);
+  const int v = av_find_best_stream(in, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  AVBSFContext* bsf = nullptr;
+  av_bsf_alloc(av_bsf_get_by_name(bsf_name), &bsf);
+  avcodec_parameters_copy(bsf->par_in, in->streams[v]->codecpar);
+  av_bsf_init(bsf);
+  std::string records(1, static_cast<char>(codec_byte));
+  AVPacket* pkt = av_packet_alloc();
+  int n = 0;
+  while (av_read_frame(in, pkt) >= 0) {
+    if (pkt->stream_index != v) {
+      av_packet_unref(pkt);
+      continue;
+    }
+    av_bsf_send_packet(bsf, pkt);
+    while (av_bsf_receive_packet(bsf, pkt) >= 0) {
+      append_record(records, n % 2 == 0 ? 1 : 0, n == 0 ? 0 : 100, pkt->data, static_cast<size_t>(pkt->size));
+      av_packet_unref(pkt);
+      ++n;
+    }
+  }
+  av_packet_free(&pkt);
+  av_bsf_free(&bsf);
+  avformat_close_input(&in);
+  write_file(out, records);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+    return 2;
+  }
+  av_log_set_level(AV_LOG_ERROR);
+  const fs::path out(argv[1]);
+  try {
+    for (const char* sub : {"manifest", "media", "opus", "video"}) fs::create_directories(out / sub);
+    manifest_seeds(out / "manifest");
+    media_seeds(out / "media");
+    opus_seeds(out / "opus");
+    video_seed(out / "media" / "h264-aac.mp4", out / "video" / "h264", 0, "h264_mp4toannexb");
+    video_seed(out / "media" / "vp8-opus.webm", out / "video" / "vp8", 1, "null");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "callrec-fuzz-seeds: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
