@@ -751,10 +751,12 @@ void Session::Impl::run_output(SessionCore* raw_core) {
 
       for (;;) {
         SessionCore::InputId unused = 0;
-        const int64_t due_call_us = core->next_call_us() + SessionCore::kPeriodUs / 2;
+        const int64_t picture_due_us = core->next_call_us() + SessionCore::kPeriodUs / 2;
         const SessionCore::StepResult r = core->step(limit_us, /*wait_for_inputs=*/false, &unused);
         if (r == SessionCore::StepResult::kWrotePeriod) {
-          // Lateness: how long after the period's media became final it was written.
+          // Lateness: how long after the period's media became final (its nearest pictures
+          // and the last mixer frame it needed) it was written.
+          const int64_t due_call_us = std::max(picture_due_us, core->mixed_until_us());
           const int64_t lag = call_now_us() - jitter_us - due_call_us;
           periods_written.fetch_add(1, std::memory_order_relaxed);
           if (lag > SessionCore::kPeriodUs) periods_late.fetch_add(1, std::memory_order_relaxed);

@@ -1,0 +1,153 @@
+// Live capacity: N concurrent live sessions of 9 participants each (Opus 20 ms packets
+// and 320x180 15 fps VP8 packets per participant, looped from a pre-encoded clip so the
+// feeders cost almost nothing), run in real time for kSeconds. Reports per N the output
+// periods written late (more than one 1/8 s period after their media was final), the
+// worst lag, queue drops, and CPU (cores) per session. Keeping up = no late periods and
+// no drops. Run: build-session/bench/live_capacity_bench [--benchmark_filter=/4]
+#include <benchmark/benchmark.h>
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "callrec/core/av.h"
+#include "callrec/core/error.h"
+#include "callrec/session.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/log.h>
+#include <libavutil/opt.h>
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+constexpr int kParticipants = 9;
+constexpr int kSeconds = 10;
+
+struct Clip {
+  std::vector<std::vector<uint8_t>> opus;  // 50 packets = 1 s
+  std::vector<std::vector<uint8_t>> vp8;   // 30 frames = 2 s, a keyframe first
+};
+
+std::vector<std::vector<uint8_t>> encode(const char* name, bool video, int frames) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(name);
+  callrec::av::CodecContextPtr c(avcodec_alloc_context3(codec));
+  if (video) {
+    c->width = 320; c->height = 180; c->pix_fmt = AV_PIX_FMT_YUV420P; c->time_base = {1, 15};
+    c->gop_size = frames; c->bit_rate = 300'000;
+    av_opt_set(c->priv_data, "deadline", "realtime", 0);
+  } else {
+    c->sample_rate = 48000; c->sample_fmt = AV_SAMPLE_FMT_S16; c->bit_rate = 32000; c->time_base = {1, 48000};
+    av_channel_layout_default(&c->ch_layout, 1);
+  }
+  callrec::check_av(avcodec_open2(c.get(), codec, nullptr), name);
+  callrec::av::FramePtr f = callrec::av::make_frame();
+  callrec::av::PacketPtr p = callrec::av::make_packet();
+  std::vector<std::vector<uint8_t>> out;
+  for (int i = 0; i < frames; ++i) {
+    av_frame_unref(f.get());
+    if (video) { f->format = c->pix_fmt; f->width = 320; f->height = 180; }
+    else { f->format = c->sample_fmt; f->sample_rate = 48000; f->nb_samples = c->frame_size;
+           av_channel_layout_default(&f->ch_layout, 1); }
+    callrec::check_av(av_frame_get_buffer(f.get(), 0), "buffer");
+    if (video) {
+      for (int plane = 0; plane < 3; ++plane)
+        for (int y = 0; y < (plane ? 90 : 180); ++y)
+          for (int x = 0; x < (plane ? 160 : 320); ++x)
+            f->data[plane][y * f->linesize[plane] + x] = uint8_t(plane ? 128 : ((x + y + i * 4) & 255));
+    } else {
+      auto* s = reinterpret_cast<int16_t*>(f->data[0]);
+      for (int k = 0; k < f->nb_samples; ++k) s[k] = int16_t(6000 * std::sin(2 * M_PI * 440 * (i * 960 + k) / 48000.0));
+    }
+    f->pts = video ? i : i * 960;
+    callrec::check_av(avcodec_send_frame(c.get(), f.get()), "encode");
+    while (avcodec_receive_packet(c.get(), p.get()) == 0) {
+      out.emplace_back(p->data, p->data + p->size);
+      av_packet_unref(p.get());
+    }
+  }
+  return out;
+}
+
+const Clip& clip() {
+  static const Clip c{encode("libopus", false, 50), encode("libvpx", true, 30)};
+  return c;
+}
+
+double process_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Feeds one session's 9 participants in real time until `end`.
+void feed(callrec::Session& s, std::chrono::steady_clock::time_point end) {
+  const Clip& c = clip();
+  std::vector<std::string> ids;
+  for (int p = 0; p < kParticipants; ++p) {
+    ids.push_back("8:acs:p" + std::to_string(p));
+    (void)s.join(ids.back(), "P " + std::to_string(p));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t tick = 0;; ++tick) {  // 20 ms ticks; video every 66.7 ms
+    const auto at = t0 + tick * 20ms;
+    if (at >= end) break;
+    std::this_thread::sleep_until(at);
+    for (int p = 0; p < kParticipants; ++p) {
+      (void)s.push_opus(ids[p], c.opus[tick % c.opus.size()], uint32_t(tick * 960));
+      if (tick * 20 * 15 / 1000 != (tick - 1) * 20 * 15 / 1000 || tick == 0) {
+        const int64_t frame = tick * 20 * 15 / 1000;
+        (void)s.push_video_packet(ids[p], callrec::VideoCodec::kVp8, c.vp8[frame % c.vp8.size()],
+                                  uint32_t(frame * 6000));
+      }
+    }
+  }
+}
+
+void BM_LiveSessions(benchmark::State& state) {
+  av_log_set_level(AV_LOG_QUIET);
+  const int n = static_cast<int>(state.range(0));
+  clip();
+  for (auto _ : state) {
+    const auto root = std::filesystem::temp_directory_path() / "callrec_live_capacity";
+    std::filesystem::remove_all(root);
+    std::vector<std::unique_ptr<callrec::Session>> sessions;
+    for (int i = 0; i < n; ++i)
+      sessions.push_back(std::make_unique<callrec::Session>(
+          callrec::SessionConfig{.out_dir = root / std::to_string(i), .call_id = "bench"}));
+    const double cpu0 = process_cpu_s();
+    for (auto& s : sessions) (void)s->start();
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(kSeconds);
+    std::vector<std::thread> feeders;
+    for (auto& s : sessions) feeders.emplace_back([&s, end] { feed(*s, end); });
+    for (auto& f : feeders) f.join();
+    int64_t late = 0, drops = 0, max_lag = 0, periods = 0;
+    for (auto& s : sessions) {
+      (void)s->stop();
+      (void)s->wait();
+      const callrec::SessionStats st = s->stats();
+      late += st.periods_late;
+      drops += st.media_dropped_queue_full;
+      periods += st.periods_written;
+      max_lag = std::max(max_lag, st.max_output_lag_ms);
+    }
+    const double cpu = process_cpu_s() - cpu0;
+    state.counters["late_periods"] = double(late);
+    state.counters["periods"] = double(periods);
+    state.counters["queue_drops"] = double(drops);
+    state.counters["max_lag_ms"] = double(max_lag);
+    state.counters["cpu_cores_per_session"] = cpu / kSeconds / n;
+    state.counters["keeps_up"] = late == 0 && drops == 0 ? 1 : 0;
+    sessions.clear();
+    std::filesystem::remove_all(root);
+  }
+}
+BENCHMARK(BM_LiveSessions)->Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
+
+}  // namespace
