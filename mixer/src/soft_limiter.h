@@ -21,7 +21,10 @@ namespace callrec::mixer {
 class SoftLimiter {
  public:
   static constexpr float kThreshold = 0.5f;   // -6 dBFS: below this, gain is exactly 1
-  static constexpr float kCeiling = 0.98f;    // peaks approach, never exceed, this
+  // Peaks approach, never exceed, this. -2.5 dBFS rather than just under full scale:
+  // the mix is then AAC-encoded at 32 kbit/s, whose quantisation overshoots loud,
+  // dense peaks by up to ~27 %; decoded samples must still stay inside full scale.
+  static constexpr float kCeiling = 0.75f;
   static constexpr int kSubframeSamples = 64;
 
   // The static curve: output peak for an input peak `level` (>= 0).

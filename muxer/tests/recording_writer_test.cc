@@ -124,7 +124,7 @@ TEST(RecordingWriterTest, WritesOnePlayableChunkWithMetadata) {
   EXPECT_EQ(meta["chunkDuration"], 3000);
   EXPECT_EQ(meta["chunkStartTime"], format_iso8601(annotator.start));
   EXPECT_EQ(meta["engineNote"], "from-annotator");
-  EXPECT_EQ(meta["recordingInfo"]["audioConfiguration"]["bitRate"], 32000);
+  EXPECT_EQ(meta["recordingInfo"]["audioConfiguration"]["bitRate"], EncoderSettings{}.audio_bitrate_bps);
   EXPECT_EQ(meta["recordingInfo"]["videoConfiguration"]["bitRate"], 1000000);
   ASSERT_EQ(meta["pauseResumeIntervals"].size(), 2u);
   EXPECT_EQ(meta["pauseResumeIntervals"][0]["startTime"],
