@@ -326,6 +326,10 @@ TEST_F(RobustnessTest, ManifestLimits) {
                  "10 000 participants");
   expect_refused(render(std::string(100000, '[') + std::string(100000, ']'), "deep"), "nested deeper than",
                  "deep JSON");
+  // Found by fuzzing (fuzz_manifest): a number overflowing a double escaped as a JSON
+  // library exception instead of a manifest error naming the file.
+  const Render overflow = render(R"({"callId": "c", "maxChunkBytes": 66E20202026})", "overflow");
+  expect_refused(overflow, "overflow.json: not valid JSON: number overflow", "number overflow");
   std::string big = manifest({participant("a", "ada.webm")}, R"("pad": ")" + std::string(5 << 20, 'x') + R"(", )");
   expect_refused(render(big, "big"), "byte limit", "5 MiB manifest");
   expect_refused(render(R"({"callId": "c", "recordingStartTime": "2026-11-27T10:00:00Z", "participants": [)" +

@@ -190,6 +190,12 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
     std::string what = e.what();
     if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
     c.fail("", "not valid JSON: " + what);
+  } catch (const json::exception& e) {
+    // Found by fuzzing: a number too large for a double ("1e999") is out_of_range.406,
+    // not a parse_error; it must not escape as a foreign exception without the file name.
+    std::string what = e.what();
+    if (const auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    c.fail("", "not valid JSON: " + what);
   }
   if (!root.is_object()) c.fail("", "must be a JSON object");
 
