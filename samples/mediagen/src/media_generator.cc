@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <optional>
+#include <vector>
 
 #include "callrec/core/av.h"
 #include "callrec/core/error.h"
@@ -27,6 +29,73 @@ Yuv to_yuv(Rgb c) {  // BT.601, limited range (what swscale assumes by default)
              static_cast<uint8_t>(std::lround(128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255)),
              static_cast<uint8_t>(std::lround(128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255))};
 }
+
+
+uint32_t hash32(uint32_t x) {  // a well-mixed integer hash (lowbias32)
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+// Value noise in [0, 1] that repeats every `width` x `height` pixels (`cells_x` x
+// `cells_y` lattice cells across), so a scrolling texture has no seam.
+double periodic_noise(uint32_t seed, int x, int y, int width, int height, int cells_x, int cells_y) {
+  const double fx = static_cast<double>(x) * cells_x / width;
+  const double fy = static_cast<double>(y) * cells_y / height;
+  const int ix = static_cast<int>(fx);
+  const int iy = static_cast<int>(fy);
+  const double tx = fx - ix, ty = fy - iy;
+  const double sx = tx * tx * (3 - 2 * tx), sy = ty * ty * (3 - 2 * ty);  // smoothstep
+  auto at = [&](int cx, int cy) {
+    const uint32_t key = static_cast<uint32_t>(cx % cells_x) * 73856093U ^ static_cast<uint32_t>(cy % cells_y) * 19349663U;
+    return hash32(seed ^ hash32(key)) / 4294967295.0;
+  };
+  const double top = at(ix, iy) + (at(ix + 1, iy) - at(ix, iy)) * sx;
+  const double bottom = at(ix, iy + 1) + (at(ix + 1, iy + 1) - at(ix, iy + 1)) * sx;
+  return top + (bottom - top) * sy;
+}
+
+uint8_t clamp_video(double v) { return static_cast<uint8_t>(std::clamp(std::lround(v), 16L, 235L)); }
+uint8_t clamp_chroma(double v) { return static_cast<uint8_t>(std::clamp(std::lround(v), 16L, 240L)); }
+
+// A detailed, tileable yuv420p picture made once per file: value noise at three scales
+// (large shapes, objects, fine grain) and, for a room background, shelf edges and book
+// spines. Planes are tightly packed.
+struct Texture {
+  int width = 0, height = 0;
+  std::vector<uint8_t> y, u, v;  // u and v are width/2 x height/2
+
+  Texture(int w, int h, uint32_t seed, bool room) : width(w), height(h) {
+    y.resize(static_cast<size_t>(w) * h);
+    u.resize(static_cast<size_t>(w / 2) * (h / 2));
+    v.resize(u.size());
+    const int shelf_px = std::max(8, h / 4);
+    for (int row = 0; row < h; ++row) {
+      for (int col = 0; col < w; ++col) {
+        double luma = 0.45 * periodic_noise(seed, col, row, w, h, 4, 3) +
+                      0.30 * periodic_noise(seed + 1, col, row, w, h, std::max(1, w / 40), std::max(1, h / 40)) +
+                      0.25 * periodic_noise(seed + 2, col, row, w, h, std::max(1, w / 3), std::max(1, h / 3));
+        luma = 40 + 170 * luma;
+        if (room) {
+          if (row % shelf_px < 3) luma = 30;  // shelf edge
+          const int spine = col / std::max(4, w / 48);
+          if (row % shelf_px > shelf_px / 3) luma += (static_cast<int>(hash32(seed ^ (spine * 2654435761U)) % 61) - 30);
+        }
+        y[static_cast<size_t>(row) * w + col] = clamp_video(luma);
+      }
+    }
+    for (int row = 0; row < h / 2; ++row) {
+      for (int col = 0; col < w / 2; ++col) {
+        const size_t i = static_cast<size_t>(row) * (w / 2) + col;
+        u[i] = clamp_chroma(128 + 60 * (periodic_noise(seed + 3, col, row, w / 2, h / 2, 3, 2) - 0.5));
+        v[i] = clamp_chroma(128 + 60 * (periodic_noise(seed + 4, col, row, w / 2, h / 2, 3, 2) - 0.5));
+      }
+    }
+  }
+};
 
 class Writer {
  public:
@@ -79,7 +148,7 @@ class Writer {
     venc_->pix_fmt = AV_PIX_FMT_YUV420P;
     venc_->time_base = AVRational{1, v.fps};
     venc_->framerate = AVRational{v.fps, 1};
-    venc_->bit_rate = 400'000;
+    venc_->bit_rate = v.bit_rate_bps;
     venc_->gop_size = v.fps * 2;
     venc_->thread_count = 1;
     if (v.encoder == "libvpx") {
@@ -98,6 +167,8 @@ class Writer {
     vframe_->width = v.width;
     vframe_->height = v.height;
     check_av(av_frame_get_buffer(vframe_.get(), 0), where("allocate picture"));
+    if (v.content != VideoContent::solid)
+      texture_.emplace(v.width & ~1, v.height & ~1, v.seed * 7919U, v.content == VideoContent::talking_head);
   }
 
   void open_audio(const AudioSpec& a) {
@@ -127,12 +198,18 @@ class Writer {
     const int64_t frame_ms = 1000 / v.fps;
     const bool flash = std::any_of(v.flash_at_ms.begin(), v.flash_at_ms.end(),
                                    [&](int64_t f) { return f >= t_ms && f < t_ms + frame_ms; });
-    const Yuv c = to_yuv(flash ? Rgb{255, 255, 255} : v.colour);
-    for (int y = 0; y < v.height; ++y)
-      std::fill_n(vframe_->data[0] + y * vframe_->linesize[0], v.width, c.y);
-    for (int y = 0; y < v.height / 2; ++y) {
-      std::fill_n(vframe_->data[1] + y * vframe_->linesize[1], v.width / 2, c.u);
-      std::fill_n(vframe_->data[2] + y * vframe_->linesize[2], v.width / 2, c.v);
+    if (flash || v.content == VideoContent::solid) {
+      const Yuv c = to_yuv(flash ? Rgb{255, 255, 255} : v.colour);
+      for (int y = 0; y < v.height; ++y)
+        std::fill_n(vframe_->data[0] + y * vframe_->linesize[0], v.width, c.y);
+      for (int y = 0; y < v.height / 2; ++y) {
+        std::fill_n(vframe_->data[1] + y * vframe_->linesize[1], v.width / 2, c.u);
+        std::fill_n(vframe_->data[2] + y * vframe_->linesize[2], v.width / 2, c.v);
+      }
+    } else if (v.content == VideoContent::full_motion) {
+      paint_scrolled(index);
+    } else {
+      paint_talking_head(index);
     }
     if (v.noise_amplitude > 0) {
       for (int y = 0; y < v.height; ++y) {
@@ -144,7 +221,7 @@ class Writer {
         }
       }
     }
-    if (v.moving_square && !flash) {
+    if (v.moving_square && !flash && v.content == VideoContent::solid) {
       // A small bright square sliding along the top edge: motion for the encoder, while
       // the centre of the picture keeps the pure colour that tests measure.
       const int side = std::max(2, v.height / 10) & ~1;
@@ -153,6 +230,82 @@ class Writer {
     }
     vframe_->pts = index;
     send(venc_.get(), vstream_, vframe_.get());
+  }
+
+
+  // full_motion: the texture scrolls 6 px right-to-left and 2 px up per frame (even
+  // steps keep chroma aligned), wrapping around: every pixel changes every frame.
+  void paint_scrolled(int64_t index) {
+    const Texture& t = *texture_;
+    const int dx = static_cast<int>((index * 6) % t.width) & ~1;
+    const int dy = static_cast<int>((index * 2) % t.height) & ~1;
+    auto copy_plane = [&](const std::vector<uint8_t>& src, int w, int h, int ox, int oy, uint8_t* dst, int stride) {
+      for (int row = 0; row < h; ++row) {
+        const uint8_t* line = src.data() + static_cast<size_t>((row + oy) % h) * w;
+        std::copy(line + ox, line + w, dst + row * stride);
+        std::copy(line, line + ox, dst + row * stride + (w - ox));
+      }
+    };
+    copy_plane(t.y, t.width, t.height, dx, dy, vframe_->data[0], vframe_->linesize[0]);
+    copy_plane(t.u, t.width / 2, t.height / 2, dx / 2, dy / 2, vframe_->data[1], vframe_->linesize[1]);
+    copy_plane(t.v, t.width / 2, t.height / 2, dx / 2, dy / 2, vframe_->data[2], vframe_->linesize[2]);
+  }
+
+  // talking_head: the still room texture, and in front of it a head and shoulders that
+  // sway and nod slowly, with eyes that blink and a mouth that opens and closes. The
+  // face carries texture detail that moves with it, as real skin and hair do.
+  void paint_talking_head(int64_t index) {
+    const VideoSpec& v = *spec_.video;
+    const Texture& t = *texture_;
+    for (int row = 0; row < t.height; ++row)
+      std::copy_n(t.y.data() + static_cast<size_t>(row) * t.width, t.width, vframe_->data[0] + row * vframe_->linesize[0]);
+    for (int row = 0; row < t.height / 2; ++row) {
+      std::copy_n(t.u.data() + static_cast<size_t>(row) * (t.width / 2), t.width / 2, vframe_->data[1] + row * vframe_->linesize[1]);
+      std::copy_n(t.v.data() + static_cast<size_t>(row) * (t.width / 2), t.width / 2, vframe_->data[2] + row * vframe_->linesize[2]);
+    }
+    const double sec = static_cast<double>(index) / v.fps;
+    const double phase = (v.seed % 97) * 0.37;
+    const double w = t.width, h = t.height;
+    const double cx = w / 2 + w * 0.06 * std::sin(2 * std::numbers::pi * sec / 5.3 + phase);
+    const double cy = h * 0.47 + h * 0.03 * std::sin(2 * std::numbers::pi * sec / 3.1 + phase);
+    const double a = h * 0.17, b = h * 0.23;  // face half-width, half-height
+    const bool blink = std::fmod(sec + phase, 4.0) < 0.15;
+    const double mouth_open = a * (0.04 + 0.12 * std::abs(std::sin(2 * std::numbers::pi * 2.7 * sec + phase)));
+    auto inside = [](double dx, double dy, double rx, double ry) { return (dx * dx) / (rx * rx) + (dy * dy) / (ry * ry) <= 1; };
+    // Only the box around head and shoulders changes.
+    const int first_row = std::max(0, static_cast<int>(cy - b) - 1);
+    const int first_col = std::max(0, static_cast<int>(cx - 2.2 * a) - 1);
+    const int last_col = std::min(t.width, static_cast<int>(cx + 2.2 * a) + 2);
+    for (int row = first_row; row < t.height; ++row) {
+      uint8_t* luma = vframe_->data[0] + row * vframe_->linesize[0];
+      uint8_t* cb = vframe_->data[1] + (row / 2) * vframe_->linesize[1];
+      uint8_t* cr = vframe_->data[2] + (row / 2) * vframe_->linesize[2];
+      for (int col = first_col; col < last_col; ++col) {
+        const double dx = col - cx, dy = row - cy;
+        // Texture detail that travels with the head (wraps inside the texture).
+        const int tx = ((static_cast<int>(dx) * 3 + t.width * 4) % t.width);
+        const int ty = ((static_cast<int>(dy) * 3 + t.height * 4) % t.height);
+        const double detail = t.y[static_cast<size_t>(ty) * t.width + tx] - 128.0;
+        double y = -1, u = 0, vv = 0;
+        if (inside(dx, dy, a, b)) {
+          y = 150 - 25 * dx / a + 0.15 * detail;  // side lighting
+          u = 110, vv = 152;
+          if (dy < -b * 0.55) y = 50 + 0.3 * detail, u = 124, vv = 132;  // hair
+          if (!blink && (inside(dx - a * 0.4, dy + b * 0.2, a * 0.13, a * 0.08) ||
+                         inside(dx + a * 0.4, dy + b * 0.2, a * 0.13, a * 0.08)))
+            y = 35;
+          if (inside(dx, dy - b * 0.5, a * 0.35, mouth_open)) y = 45, u = 120, vv = 150;
+        } else if (dy > b * 0.8 && inside(dx, dy - b * 2.1, a * 2.2, b * 1.3)) {
+          y = 70 + 0.25 * detail, u = 150, vv = 110;  // shoulders, a blue top
+        }
+        if (y < 0) continue;
+        luma[col] = clamp_video(y);
+        if ((row & 1) == 0 && (col & 1) == 0) {
+          cb[col / 2] = clamp_chroma(u);
+          cr[col / 2] = clamp_chroma(vv);
+        }
+      }
+    }
   }
 
   void encode_audio(int64_t first_sample, int count) {
@@ -225,6 +378,7 @@ class Writer {
   av::FramePtr vframe_, aframe_;
   int audio_frame_size_ = 1024;
   uint32_t noise_state_ = 12345;
+  std::optional<Texture> texture_;  // talking_head and full_motion only
 };
 
 }  // namespace

@@ -26,6 +26,17 @@ struct TimeRangeMs {
   int64_t end_ms;
 };
 
+// What the picture shows. `solid` is the measurable test picture (one colour, an
+// optional moving square); the others are for benchmarks, where encoders and decoders
+// must see realistic content:
+// - talking_head: a still, detailed background (a deterministic texture: shelves,
+//   gradients, fine grain) with one face-sized region that sways, nods and "talks",
+//   like a webcam participant. Add noise_amplitude for sensor noise.
+// - full_motion: the whole picture moves (the texture scrolls several pixels a
+//   frame), like a moving handheld camera or a shared video: the worst case for
+//   inter prediction.
+enum class VideoContent { solid, talking_head, full_motion };
+
 struct VideoSpec {
   int width = 320;
   int height = 180;
@@ -41,6 +52,11 @@ struct VideoSpec {
   // Frames whose time falls in these ranges are never encoded: the file's video
   // timestamps jump over them, as when a camera stalls or a sender stops sending.
   std::vector<TimeRangeMs> gaps;
+  VideoContent content = VideoContent::solid;
+  // Varies the texture and the face's motion between participants (talking_head,
+  // full_motion); the same seed gives the same picture.
+  uint32_t seed = 1;
+  int bit_rate_bps = 400'000;
 };
 
 struct ToneSegment {
