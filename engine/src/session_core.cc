@@ -110,6 +110,11 @@ bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts)
   check_av(av_frame_ref(copy.get(), &frame), "referencing a decoded picture");
   in.pending_video.emplace_back(std::move(copy), us);
   in.last_video_us = us;
+  // A picture followed by another at or before the next composed instant can never be
+  // the nearest one: let it go now. Without this, skipping paused time (or a backend
+  // pushing far ahead) queues every decoded picture until the next compose.
+  const int64_t next_compose_us = next_call_us();
+  while (in.pending_video.size() >= 2 && in.pending_video[1].second <= next_compose_us) in.pending_video.pop_front();
   return true;
 }
 
