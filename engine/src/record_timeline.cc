@@ -57,6 +57,16 @@ int64_t RecordTimeline::call_from_output(int64_t output_us) const {
   return last.end_us.value_or(last.start_us) + (output_us - passed);
 }
 
+int64_t RecordTimeline::earliest_call_from_output(int64_t output_us) const {
+  int64_t passed = 0;
+  for (const Interval& i : intervals_) {
+    const int64_t length = i.end_us ? *i.end_us - i.start_us : std::numeric_limits<int64_t>::max() / 2;
+    if (output_us <= passed + length) return i.start_us + (output_us - passed);
+    passed += length;
+  }
+  return call_from_output(output_us);
+}
+
 int64_t RecordTimeline::output_from_call(int64_t call_us) const {
   int64_t passed = 0;
   for (const Interval& i : intervals_) {

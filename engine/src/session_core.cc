@@ -305,7 +305,7 @@ muxer::ChunkAnnotation SessionCore::annotate(MediaTime output_start, MediaTime o
   const int64_t end_us = output_end.us();
   const int64_t epoch_us = config_.call_epoch.unix_us;
   muxer::ChunkAnnotation a;
-  a.start_time = WallClock{epoch_us + timeline_.call_from_output(start_us)};
+  a.start_time = WallClock{epoch_us + timeline_.earliest_call_from_output(start_us)};
   for (const RecordTimeline::Pause& p : timeline_.pauses()) {
     const int64_t at = timeline_.output_from_call(p.start_us);
     if ((at >= start_us && at < end_us) || (last_chunk && at == end_us)) {

@@ -23,6 +23,8 @@ TEST(RecordTimeline, PausesAreCutFromTheOutput) {
   EXPECT_EQ(t.output_duration_us(), 45'000'000);
   EXPECT_EQ(t.call_from_output(19'999'999), 19'999'999);
   EXPECT_EQ(t.call_from_output(20'000'000), 35'000'000);  // the first instant after the pause
+  EXPECT_EQ(t.earliest_call_from_output(20'000'000), 20'000'000);  // the instant the pause began
+  EXPECT_EQ(t.earliest_call_from_output(25'000'000), 40'000'000);
   EXPECT_EQ(t.call_from_output(25'000'000), 40'000'000);
   EXPECT_EQ(t.output_from_call(30'000'000), 20'000'000);  // paused instants sit at the cut
   EXPECT_EQ(t.output_from_call(40'000'000), 25'000'000);
@@ -37,6 +39,7 @@ TEST(RecordTimeline, LateStartPauseAtStartAndPauseUntilStop) {
   EXPECT_EQ(t.first_start_us(), 5'000'000);
   EXPECT_EQ(t.output_duration_us(), 2'000'000);
   EXPECT_EQ(t.call_from_output(0), 8'000'000);
+  EXPECT_EQ(t.earliest_call_from_output(0), 5'000'000);
   ASSERT_EQ(t.pauses().size(), 2u);
   EXPECT_EQ(t.pauses()[1].end_us, 12'000'000);
   EXPECT_EQ(t.output_from_call(11'000'000), 2'000'000);

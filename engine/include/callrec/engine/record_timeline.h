@@ -42,6 +42,11 @@ class RecordTimeline {
   // Call time of output time `output_us`. An output instant at a pause boundary maps to
   // the first recorded instant after the pause.
   int64_t call_from_output(int64_t output_us) const;
+  // The earliest call time at output time `output_us`: at a pause boundary, the instant
+  // the pause began. Chunk start times use this, so that a chunk listing a pause at its
+  // very start begins when that pause began and start(n+1) = start(n) + duration(n) +
+  // the pauses listed in n.
+  int64_t earliest_call_from_output(int64_t output_us) const;
   // Output time of call time `call_us` (a paused instant maps to where the pause sits).
   int64_t output_from_call(int64_t call_us) const;
   // Total output duration; only meaningful once end_us() is known.
