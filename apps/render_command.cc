@@ -66,12 +66,28 @@ class ProgressLine {
 }  // namespace
 
 
+// The CPU time of each stage, and the engine's own share: everything but decoding the
+// inputs and encoding the output, the floor any recorder pays.
+void print_stage_stats(const std::vector<std::pair<std::string, double>>& stage_cpu_ms) {
+  double total = 0, floor = 0;
+  for (const auto& [name, ms] : stage_cpu_ms) {
+    total += ms;
+    if (name == "demux+decode" || name == "encode+mux") floor += ms;
+  }
+  std::fprintf(stderr, "%-14s %10s %7s\n", "stage", "CPU s", "share");
+  for (const auto& [name, ms] : stage_cpu_ms)
+    std::fprintf(stderr, "%-14s %10.3f %6.1f%%\n", name.c_str(), ms / 1000, total > 0 ? 100 * ms / total : 0);
+  std::fprintf(stderr, "%-14s %10.3f\n", "total", total / 1000);
+  std::fprintf(stderr, "engine's own share (all but demux+decode and encode+mux): %.1f%%\n",
+               total > 0 ? 100 * (total - floor) / total : 0);
+}
+
 CommandRunner add_render_command(CLI::App& app) {
   struct Options {
     std::filesystem::path manifest_path, out_dir;
     std::optional<uint64_t> max_chunk_bytes;
     muxer::EncoderSettings encoder;
-    bool quiet = false, force = false, verbose = false;
+    bool quiet = false, force = false, verbose = false, stats = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* render = app.add_subcommand("render", "Render a call from its manifest and captured media");
@@ -86,6 +102,7 @@ CommandRunner add_render_command(CLI::App& app) {
   render->add_flag("--quiet,-q", o->quiet, "No progress on stderr");
   render->add_flag("--force", o->force, "Replace a recording already in the output directory");
   render->add_flag("--verbose,-v", o->verbose, "Also show FFmpeg's own log messages");
+  render->add_flag("--stats", o->stats, "Print the CPU time of each stage when done");
 
   return [render, o]() -> int {
     if (!render->parsed()) return -1;
@@ -97,7 +114,7 @@ CommandRunner add_render_command(CLI::App& app) {
       const engine::Manifest manifest = engine::load_manifest(o->manifest_path);
       prepare_out_dir(o->out_dir, o->force);
       engine::RenderOptions options{.out_dir = o->out_dir, .max_chunk_bytes = o->max_chunk_bytes,
-                                    .encoder = o->encoder, .on_progress = {}};
+                                    .encoder = o->encoder, .on_progress = {}, .measure_stages = o->stats};
       if (!o->quiet) options.on_progress = [&progress](const auto& p) { progress(p); };
       const auto result = engine::render_call(manifest, options);
       if (!o->quiet) progress.finish();
@@ -108,6 +125,7 @@ CommandRunner add_render_command(CLI::App& app) {
         std::fprintf(stderr, "recorded %.1f s in %zu chunk(s) in %.1f s (%.1fx real time)\n", seconds, chunks.size(),
                      progress.elapsed_s(), seconds / std::max(1e-9, progress.elapsed_s()));
       }
+      if (o->stats) print_stage_stats(result.stage_cpu_ms);
       for (const auto& c : chunks)
         std::cout << (o->out_dir / (c["documentId"].get<std::string>() + ".mp4")).string() << "\n";
     } catch (const std::exception& e) {

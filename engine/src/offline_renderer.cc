@@ -66,7 +66,8 @@ class CallRender {
                           manifest_.max_chunk_bytes.value_or(muxer::kDefaultMaxChunkBytes)),
                       .encoder = options_.encoder},
         .call_epoch = manifest_.recording_start_time,
-        .problems = [this] { return problems(); }};
+        .problems = [this] { return problems(); },
+        .stage_clock = options_.measure_stages ? &stage_clock_ : nullptr};
     SessionCore core(std::move(config), std::move(timeline));
 
     std::vector<Entry> entries;
@@ -103,7 +104,11 @@ class CallRender {
       // The watermark waits for this input: decode one more packet of it.
       current = &entries[lagging];
       MediaInput& in = current->input;
-      const bool more = in.step(on_audio, on_video);
+      bool more;
+      {
+        const StageScope stage(options_.measure_stages ? &stage_clock_ : nullptr, Stage::kDecode);
+        more = in.step(on_audio, on_video);
+      }
       if (in.audio_done() && in.has_audio()) core.end_audio(current->core_input);
       if (in.video_done() && in.has_video()) core.end_video(current->core_input);
       if (!more) core.end_input(current->core_input, in.end_us());
@@ -115,6 +120,12 @@ class CallRender {
                                           : "RecordingStopped");
     result.problems = problems();
     entries_ = nullptr;
+    if (options_.measure_stages) {
+      stage_clock_.settle();
+      for (int s = 0; s < static_cast<int>(Stage::kCount); ++s)
+        result.stage_cpu_ms.emplace_back(std::string(stage_name(static_cast<Stage>(s))),
+                                         static_cast<double>(stage_clock_.cpu_ns(static_cast<Stage>(s))) / 1e6);
+    }
     return result;
   }
 
@@ -137,6 +148,7 @@ class CallRender {
   const RenderOptions& options_;
   std::vector<MediaInput> inputs_;          // opened, before the core exists
   const std::vector<Entry>* entries_ = nullptr;  // while run() renders
+  StageClock stage_clock_;
 };
 
 }  // namespace

@@ -86,18 +86,21 @@ void SessionCore::heard(ParticipantIndex p, int64_t at_us) {
 }
 
 void SessionCore::push_audio(InputId input, const AVFrame& frame, MediaTime start) {
+  const StageScope stage(config_.stage_clock, Stage::kMix);
   Input& in = inputs_[input];
   mixer_.push(audio_source(in), frame, start);
   if (const auto level = frame_rms(frame); level && *level > kVoiceRms) heard(in.participant, start.us());
 }
 
 void SessionCore::push_opus(InputId input, std::span<const uint8_t> packet, MediaTime start, bool voice_active) {
+  const StageScope stage(config_.stage_clock, Stage::kMix);
   Input& in = inputs_[input];
   mixer_.push_opus(audio_source(in), packet, start);
   if (voice_active) heard(in.participant, start.us());
 }
 
 bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts) {
+  const StageScope stage(config_.stage_clock, Stage::kComposite);
   Input& in = inputs_[input];
   const int64_t us = pts.us();
   if (config_.drop_late_video &&
@@ -193,7 +196,12 @@ SessionCore::FillResult SessionCore::fill_audio(int want, int64_t clock_limit_us
 
 SessionCore::StepResult SessionCore::step(int64_t clock_limit_us, bool wait_for_inputs, InputId* lagging) {
   const int64_t out_us = output_us();
-  switch (fill_audio(kPeriodSamples, clock_limit_us, wait_for_inputs, lagging)) {
+  FillResult filled;
+  {
+    const StageScope stage(config_.stage_clock, Stage::kMix);
+    filled = fill_audio(kPeriodSamples, clock_limit_us, wait_for_inputs, lagging);
+  }
+  switch (filled) {
     case FillResult::kNeedInput:
       return StepResult::kNeedInput;
     case FillResult::kWaitClock:
@@ -214,10 +222,12 @@ SessionCore::StepResult SessionCore::step(int64_t clock_limit_us, bool wait_for_
   // The picture nearest to call_us may lie up to half a period after it.
   if (clock_limit_us != kNoClockLimit && call_us + kPeriodUs / 2 > clock_limit_us) return StepResult::kWaitClock;
 
+  StageScope composite(config_.stage_clock, Stage::kComposite);
   update_presence(call_us, out_us);
   const AVFrame& canvas = compositor_.compose(MediaTime::from_us(call_us));
   last_composed_us_ = call_us;
   const int samples = static_cast<int>(std::min<size_t>(kPeriodSamples, fifo_.size() - fifo_read_));
+  const StageScope encode(config_.stage_clock, Stage::kEncodeMux);
   writer_->write_period(canvas, std::span<const float>(fifo_.data() + fifo_read_, samples));
   fifo_read_ += samples;
   ++period_;
@@ -225,6 +235,7 @@ SessionCore::StepResult SessionCore::step(int64_t clock_limit_us, bool wait_for_
 }
 
 nlohmann::json SessionCore::finish(const std::string& session_end_reason) {
+  const StageScope stage(config_.stage_clock, Stage::kEncodeMux);
   return writer_->finish(session_end_reason);
 }
 

@@ -32,6 +32,7 @@
 
 #include "callrec/compositor/video_compositor.h"
 #include "callrec/core/av.h"
+#include "callrec/core/stage_clock.h"
 #include "callrec/engine/record_timeline.h"
 #include "callrec/mixer/audio_mixer.h"
 #include "callrec/muxer/recording_writer.h"
@@ -55,6 +56,8 @@ struct SessionCoreConfig {
   // Extra per-participant counters the driver keeps (e.g. live queue drops), merged into
   // that participant's entry of "participantMediaStats".
   std::function<nlohmann::json(const std::string& participant_id)> participant_extra_stats;
+  // When set, CPU time is charged to the stage doing the work (render --stats).
+  StageClock* stage_clock = nullptr;
 };
 
 class SessionCore final : public muxer::ChunkAnnotator {

@@ -27,11 +27,16 @@ struct RenderOptions {
   muxer::EncoderSettings encoder;
   // Called on the render thread about every 1/8 s of output written.
   std::function<void(const RenderProgress&)> on_progress;
+  // Measure the CPU time of each stage (RenderResult::stage_cpu_ms).
+  bool measure_stages = false;
 };
 
 struct RenderResult {
   nlohmann::json notification;        // recording.json as written
   std::vector<std::string> problems;  // media damage survived, one line each
+  // With measure_stages: process CPU milliseconds per stage, in stage order
+  // (demux+decode, mix, composite, encode+mux, engine), as {name, ms} pairs.
+  std::vector<std::pair<std::string, double>> stage_cpu_ms;
 };
 
 // Opens every media file first (so a bad input fails before any output exists), then
