@@ -2,6 +2,8 @@
 // portrait participant and a pause, rendered by the callrec binary and decoded back.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -245,6 +247,26 @@ TEST_F(RenderTest, SmallLimitCutsBackToBackChunksThatNeverExceedIt) {
   }
   EXPECT_EQ(frames, 56) << "frames of all chunks add up";
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end())) << "sorting by name lists chunks in order";
+}
+
+TEST_F(RenderTest, StatsChargeEveryStageAndAddUp) {
+  const auto out = *dir_ / "out-stats";
+  const CommandResult r = render(out, {"--stats"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  double share_sum = 0;
+  for (const char* stage : {"demux+decode", "mix", "composite", "encode+mux", "engine"}) {
+    const auto at = r.err.find(std::string("\n") + stage + " ");
+    ASSERT_NE(at, std::string::npos) << stage << " missing in:\n" << r.err;
+    double cpu_s = 0, share = 0;
+    ASSERT_EQ(std::sscanf(r.err.c_str() + at + 1 + std::strlen(stage), "%lf %lf", &cpu_s, &share), 2) << stage;
+    EXPECT_GE(cpu_s, 0) << stage;
+    share_sum += share;
+    if (std::string(stage) == "encode+mux") {
+      EXPECT_GT(share, 20) << "1080p encoding is the largest cost";
+    }
+  }
+  EXPECT_NEAR(share_sum, 100, 0.6);
+  EXPECT_NE(r.err.find("engine's own share"), std::string::npos);
 }
 
 TEST_F(RenderTest, RefusesToOverwriteARecordingWithoutForce) {
