@@ -360,5 +360,64 @@ TEST_F(RobustnessTest, OutputStaysInsideTheOutputFolder) {
   EXPECT_NE(again.err.find("already holds a recording"), std::string::npos) << again.err;
 }
 
+// Resource bounds: run callrec under `prlimit --as` (address space). ASan reserves far
+// more address space than that, so these run in the normal build only.
+#if defined(__SANITIZE_ADDRESS__)
+#define CALLREC_SKIP_UNDER_ASAN() GTEST_SKIP() << "ASan cannot run under prlimit --as"
+#else
+#define CALLREC_SKIP_UNDER_ASAN() (void)0
+#endif
+
+const std::vector<std::string> kTwoGiB = {"/usr/bin/prlimit", "--as=2147483648", "--"};
+
+// A 49-party call (the full 7x7 grid, everyone with camera and voice) renders within
+// 2 GiB of address space.
+TEST_F(RobustnessTest, FortyNinePartiesRenderWithin2GiB) {
+  CALLREC_SKIP_UNDER_ASAN();
+  mg::write_media(*dir_ / "small.webm", {.duration_ms = 2000,
+                                         .video = mg::VideoSpec{.width = 160, .height = 90, .fps = 15},
+                                         .audio = mg::AudioSpec{.tones = {{0, 2000, 500, 0.05}}}});
+  std::vector<std::string> ps;
+  for (int i = 0; i < 49; ++i) ps.push_back(participant("p" + std::to_string(i), "small.webm"));
+  const Render r = render(manifest(ps), "fortynine", *dir_, kTwoGiB);
+  ASSERT_EQ(r.result.exit_code, 0) << r.result.err;
+  EXPECT_TRUE(r.warnings.empty()) << r.result.err;
+  const auto [chunk, meta] = only_chunk(r);
+  EXPECT_EQ(meta["participants"].size(), 49u);
+  EXPECT_NEAR(chunk.info.video_frames, 16, 1);  // 2 s at 8 fps (+ the audio's tail)
+}
+
+// An 8K camera is scaled to the canvas box as soon as it is decoded, so its queued
+// pictures cost what 1080p ones do; a 120 fps camera is sampled at 8 fps as usual.
+TEST_F(RobustnessTest, EightKAnd120FpsCamerasRenderWithin2GiB) {
+  CALLREC_SKIP_UNDER_ASAN();
+  mg::write_media(*dir_ / "8k.mkv", {.duration_ms = 1000,
+                                     .video = mg::VideoSpec{.width = 7680, .height = 4320, .fps = 4,
+                                                            .colour = {200, 40, 40}, .moving_square = false,
+                                                            .encoder = "mpeg4"}});
+  mg::write_media(*dir_ / "fast.webm", {.duration_ms = 2000,
+                                        .video = mg::VideoSpec{.width = 320, .height = 180, .fps = 120,
+                                                               .colour = {40, 40, 200}, .moving_square = false}});
+  const Render r = render(manifest({participant("eightk", "8k.mkv"), participant("fast", "fast.webm")}), "big-cameras",
+                          *dir_, kTwoGiB);
+  ASSERT_EQ(r.result.exit_code, 0) << r.result.err;
+  EXPECT_TRUE(r.warnings.empty()) << r.result.err;
+  const auto& chunks = r.recording["data"]["recordingStorageInfo"]["recordingChunks"];
+  ASSERT_EQ(chunks.size(), 1u);
+  std::vector<Yuv> left, right;
+  const DecodedChunk chunk =
+      decode_chunk(r.out / (chunks[0]["documentId"].get<std::string>() + ".mp4"), [&](int64_t, const AVFrame& f) {
+        left.push_back(pixel_at(f, 480, 540));
+        right.push_back(pixel_at(f, 1440, 540));
+      });
+  EXPECT_NEAR(chunk.info.video_frames, 16, 1);
+  ASSERT_GE(left.size(), 13u);
+  // Side by side: the red 8K camera on the left for its second, the blue 120 fps one
+  // on the right throughout.
+  EXPECT_GT(left[2].v, 170) << "8K camera not shown";
+  EXPECT_GT(right[2].u, 170) << "120 fps camera not shown";
+  EXPECT_GT(right[12].u, 170) << "120 fps camera not shown";
+}
+
 }  // namespace
 }  // namespace callrec::testing
