@@ -330,6 +330,11 @@ TEST_F(RobustnessTest, ManifestLimits) {
   // library exception instead of a manifest error naming the file.
   const Render overflow = render(R"({"callId": "c", "maxChunkBytes": 66E20202026})", "overflow");
   expect_refused(overflow, "overflow.json: not valid JSON: number overflow", "number overflow");
+  // Found by fuzzing (UBSan in fuzz_manifest): a float integer beyond int64_t was
+  // converted before its range was checked.
+  const nlohmann::json huge_offset = {{"participantId", "a"}, {"media", {{{"file", "ada.webm"}, {"offsetMs", 1e120}}}}};
+  expect_refused(render(manifest({huge_offset.dump()}), "hugeoffset"), "participants[0].media[0].offsetMs: is too large",
+                 "offsetMs 1e120");
   std::string big = manifest({participant("a", "ada.webm")}, R"("pad": ")" + std::string(5 << 20, 'x') + R"(", )");
   expect_refused(render(big, "big"), "byte limit", "5 MiB manifest");
   expect_refused(render(R"({"callId": "c", "recordingStartTime": "2026-11-27T10:00:00Z", "participants": [)" +

@@ -1,6 +1,7 @@
 #include "callrec/engine/manifest.h"
 
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -55,7 +56,11 @@ class Checker {
     if (it->is_number_integer()) return it->get<int64_t>();
     if (it->is_number_float()) {
       const double d = it->get<double>();
-      if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+      // Range first (found by fuzz_manifest): converting 1e120 to int64_t is undefined.
+      if (std::isfinite(d) && std::trunc(d) == d) {
+        if (std::fabs(d) > static_cast<double>(INT64_MAX / 1000)) fail(join(path, key), "is too large");
+        return static_cast<int64_t>(d);
+      }
     }
     fail(join(path, key), "must be an integer");
   }
