@@ -237,11 +237,8 @@ TEST_F(MixerEndToEnd, WebmOpusJoinerIsPlacedAtItsOffset) {
   const double origin = measured_origin_ms(c.audio, kMarkerHz, 3217, 3217);
   std::cout << "[ measured ] WebM Opus joiner at " << origin << " ms (want 3217)\n";
   // WebM stores Opus with its first packet at -CodecDelay (-6.5 ms, written as -7 ms);
-  // those pre-skip samples are never presented, yet the engine counts them as the
-  // file's start (format start_time), placing the file ~6.5-7 ms late.
-  if (origin - 3217.0 > 5.5 && origin - 3217.0 < 8.0)
-    GTEST_SKIP() << "BLOCKED (engine/src/media_input.cc): WebM Opus placed " << origin - 3217.0
-                 << " ms late: file start taken from format start_time, which includes the Opus codec delay";
+  // those pre-skip samples are never presented, so they must not count as the file's
+  // start (they once placed the file ~7 ms late).
   EXPECT_NEAR(origin, 3217.0, 1.0);
 }
 

@@ -423,6 +423,16 @@ void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& 
     if (ts != AV_NOPTS_VALUE) {
       // Saturating: a hostile timestamp must not overflow into a plausible time.
       const int64_t file_us = av_rescale_q(ts, s.stream->time_base, kUs);
+      if (!first_frame_seen_) {
+        // The file's first media is its first *presented* sample. A container's start
+        // time can include a codec delay the decoder drops (WebM Opus starts at -7 ms,
+        // its first decoded sample is at 0): within kCodecDelayUs, the first decoded
+        // frame defines the start. A larger difference is a stream that starts late,
+        // and the container's start stays.
+        first_frame_seen_ = true;
+        constexpr int64_t kCodecDelayUs = 25'000;
+        if (file_us > file_start_us_ && file_us - file_start_us_ <= kCodecDelayUs) file_start_us_ = file_us;
+      }
       call_us = file_us >= MediaLimits::kMaxCallUs || file_us <= -MediaLimits::kMaxCallUs
                     ? (file_us > 0 ? MediaLimits::kMaxCallUs + 1 : offset_us_ - MediaLimits::kMaxCallUs)
                     : offset_us_ + file_us - std::clamp(file_start_us_, -MediaLimits::kMaxCallUs, MediaLimits::kMaxCallUs);

@@ -130,6 +130,7 @@ class MediaInput {
   std::string label_;
   int64_t offset_us_;
   int64_t file_start_us_ = 0;
+  bool first_frame_seen_ = false;
   std::optional<int64_t> probed_end_us_;
   // Declared before format_: the demuxer reads through io_, so it is closed first.
   std::unique_ptr<ByteSource> source_;
