@@ -218,7 +218,9 @@ void MediaInput::open(const std::string& url) {
   }
 
   // The file's first media lands at offset: timestamps count from the file's start.
-  if (format_->start_time != AV_NOPTS_VALUE) file_start_us_ = format_->start_time;
+  // Clamped: a hostile start time must not overflow the arithmetic on timestamps.
+  if (format_->start_time != AV_NOPTS_VALUE)
+    file_start_us_ = std::clamp(format_->start_time, -MediaLimits::kMaxCallUs, MediaLimits::kMaxCallUs);
   audio_.until_us = video_.until_us = offset_us_;
   if (format_->duration > 0 && format_->duration < MediaLimits::kMaxCallUs)
     probed_end_us_ = offset_us_ + format_->duration;
@@ -431,11 +433,11 @@ void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& 
         // and the container's start stays.
         first_frame_seen_ = true;
         constexpr int64_t kCodecDelayUs = 25'000;
-        if (file_us > file_start_us_ && file_us - file_start_us_ <= kCodecDelayUs) file_start_us_ = file_us;
+        if (file_us > file_start_us_ && file_us <= file_start_us_ + kCodecDelayUs) file_start_us_ = file_us;
       }
       call_us = file_us >= MediaLimits::kMaxCallUs || file_us <= -MediaLimits::kMaxCallUs
                     ? (file_us > 0 ? MediaLimits::kMaxCallUs + 1 : offset_us_ - MediaLimits::kMaxCallUs)
-                    : offset_us_ + file_us - std::clamp(file_start_us_, -MediaLimits::kMaxCallUs, MediaLimits::kMaxCallUs);
+                    : offset_us_ + file_us - file_start_us_;
     }
     if (call_us > MediaLimits::kMaxCallUs) {
       av_frame_unref(frame_.get());
