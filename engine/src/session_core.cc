@@ -12,6 +12,9 @@ extern "C" {
 
 namespace callrec::engine {
 namespace {
+// How far an input's audio may run ahead of its missing pictures before the offline
+// driver stops waiting for them: the compositor's default stall timeout.
+constexpr int64_t kVideoWaitLimitUs = 2'000'000;
 
 constexpr int kPeriodSamples = muxer::kSamplesPerPeriod;
 static_assert(mixer::kOutputRateHz == muxer::kSampleRateHz);
@@ -148,6 +151,13 @@ std::optional<SessionCore::InputId> SessionCore::video_lagging(int64_t call_us) 
   for (InputId i = 0; i < inputs_.size(); ++i) {
     const Input& in = inputs_[i];
     if (in.start_us > call_us) continue;
+    // A camera that stopped while its audio goes on: once the audio is a stall timeout
+    // ahead, the compositor shows the placeholder anyway, so stop waiting for a picture
+    // (waiting would read, and buffer, the rest of the file's audio at once).
+    if (in.audio_source &&
+        MediaTime(mixer_.buffered_until(*in.audio_source), mixer::kOutputTimeBase).us() >
+            call_us + kVideoWaitLimitUs)
+      continue;
     if (!in.end_us && in.has_video && in.last_video_us.value_or(INT64_MIN) < call_us) return i;
   }
   return std::nullopt;
