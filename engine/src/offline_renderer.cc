@@ -1,9 +1,9 @@
 #include "callrec/engine/offline_renderer.h"
 
 #include <algorithm>
-#include <random>
 
 #include "callrec/core/error.h"
+#include "callrec/core/random_id.h"
 #include "callrec/engine/record_timeline.h"
 #include "media_input.h"
 #include "session_core.h"
@@ -15,22 +15,6 @@ extern "C" {
 namespace callrec::engine {
 namespace {
 
-std::string random_uuid() {
-  std::random_device rd;
-  std::uniform_int_distribution<int> byte(0, 255);
-  uint8_t b[16];
-  for (uint8_t& x : b) x = static_cast<uint8_t>(byte(rd));
-  b[6] = (b[6] & 0x0f) | 0x40;  // version 4
-  b[8] = (b[8] & 0x3f) | 0x80;  // variant 1
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[b[i] >> 4];
-    out += hex[b[i] & 15];
-  }
-  return out;
-}
 
 // One media entry of a participant: a file, pushed into the session core as one input.
 struct Entry {
@@ -59,7 +43,7 @@ class CallRender {
         .recording = {.out_dir = options_.out_dir,
                       .call_id = manifest_.call_id,
                       .resource_id = manifest_.resource_id,
-                      .recording_id = manifest_.recording_id.value_or(random_uuid()),
+                      .recording_id = manifest_.recording_id.value_or(random_uuid_v4()),
                       .recording_start_time =
                           WallClock{manifest_.recording_start_time.unix_us + timeline.first_start_us()},
                       .max_chunk_bytes = options_.max_chunk_bytes.value_or(

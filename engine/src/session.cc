@@ -13,12 +13,12 @@
 #include <ctime>
 #include <map>
 #include <mutex>
-#include <random>
 #include <thread>
 #include <vector>
 
 #include "callrec/core/av.h"
 #include "callrec/core/error.h"
+#include "callrec/core/random_id.h"
 #include "session_core.h"
 
 extern "C" {
@@ -51,21 +51,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using engine::SessionCore;
 
-std::string random_uuid() {
-  std::random_device rd;
-  std::uniform_int_distribution<int> byte(0, 255);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    int b = byte(rd);
-    if (i == 6) b = (b & 0x0f) | 0x40;  // version 4
-    if (i == 8) b = (b & 0x3f) | 0x80;  // variant 1
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
 
 // Maps one RTP stream's timestamps onto call time: unwraps 32-bit wrap-around and
 // anchors the stream at its first packet's arrival. The anchor is never moved: moving it
@@ -273,7 +258,7 @@ Session::Started Session::start(std::string_view operation_context) {
   std::unique_lock lock(d.control_mu);
   if (d.phase != Phase::kIdle) return {Status(SessionErrc::kAlreadyStarted, "start(): the session was already started"), {}};
   if (d.config.out_dir.empty()) return {Status(SessionErrc::kInvalidArgument, "start(): out_dir is empty"), {}};
-  d.recording_id = d.config.recording_id.value_or(random_uuid());
+  d.recording_id = d.config.recording_id.value_or(random_uuid_v4());
   const WallClock wall_start = wall_clock_now();
   d.epoch = Clock::now();
   engine::SessionCoreConfig core_config{

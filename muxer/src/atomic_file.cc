@@ -17,7 +17,7 @@ extern "C" {
 }
 
 #include "callrec/core/error.h"
-#include "random_id.h"
+#include "callrec/core/random_id.h"
 
 namespace callrec::muxer {
 namespace {

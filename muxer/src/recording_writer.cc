@@ -11,7 +11,7 @@
 #include "callrec/core/error.h"
 #include "chunk_metadata.h"
 #include "chunk_writer.h"
-#include "random_id.h"
+#include "callrec/core/random_id.h"
 #include "recording_state.h"
 #include "video_encoder.h"
 

@@ -8,7 +8,7 @@
 #include "atomic_file.h"
 #include "callrec/core/error.h"
 #include "chunk_metadata.h"
-#include "random_id.h"
+#include "callrec/core/random_id.h"
 #include "recording_state.h"
 #include "remux.h"
 

@@ -1,11 +1,11 @@
-#include "random_id.h"
+#include "callrec/core/random_id.h"
 
 #include <array>
 #include <cstdint>
 #include <cstdio>
 #include <random>
 
-namespace callrec::muxer {
+namespace callrec {
 namespace {
 
 std::array<uint8_t, 16> random_bytes() {
@@ -42,4 +42,4 @@ std::string random_uuid_v4() {
          h.substr(20);
 }
 
-}  // namespace callrec::muxer
+}  // namespace callrec

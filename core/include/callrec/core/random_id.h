@@ -4,11 +4,11 @@
 
 #include <string>
 
-namespace callrec::muxer {
+namespace callrec {
 
 // 128 random bits as 32 lowercase hex digits.
 std::string random_hex_128();
 // RFC 4122 version 4 UUID, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".
 std::string random_uuid_v4();
 
-}  // namespace callrec::muxer
+}  // namespace callrec
