@@ -107,36 +107,18 @@ int64_t ChunkWriter::audio_packets_until(int64_t end_sample) const {
   return (end_sample - first_audio_pts_ + kAacFrameSamples - 1) / kAacFrameSamples;
 }
 
-bool ChunkWriter::try_write_period(const AVFrame& canvas, int64_t audio_samples) {
+bool ChunkWriter::try_write_video(AVPacket& packet, int64_t audio_samples) {
   if (end_sample_) throw Error(what_ + ": internal error: period after the chunk's end");
-  video_.send(canvas);
-  held_video_count_ = 0;
-  while (true) {
-    if (held_video_count_ == held_video_.size()) held_video_.push_back(av::make_packet());
-    if (video_.receive(*held_video_[held_video_count_]) != ReceiveStatus::kPacket) break;
-    ++held_video_count_;
-  }
-
-  uint64_t held_bytes = 0;
-  for (size_t i = 0; i < held_video_count_; ++i) {
-    held_bytes += static_cast<uint64_t>(held_video_[i]->size);
-    largest_video_packet_bytes_ = std::max<int64_t>(largest_video_packet_bytes_, held_video_[i]->size);
-  }
-  // Frames still inside the encoder (none with zerolatency) are bounded by the largest
-  // packet seen, which is the first keyframe at least.
-  const int64_t video_in_encoder =
-      video_.frames_sent() - video_packets_ - static_cast<int64_t>(held_video_count_);
-  const uint64_t video_in_encoder_bytes =
-      static_cast<uint64_t>(video_in_encoder * largest_video_packet_bytes_);
   // The audio packets this chunk will hold if it ends after this period are known
   // exactly (one per 1024 samples from the priming packet on); their size is not, so
   // each not yet written counts at the AAC-LC maximum.
   const int64_t audio_total_packets = audio_packets_until(start_sample_ + audio_samples_sent_ + audio_samples);
   const int64_t audio_pending_packets = std::max<int64_t>(0, audio_total_packets - audio_packets_);
   const uint64_t audio_pending_bytes = static_cast<uint64_t>(audio_pending_packets * kMaxAacFrameBytes);
-
-  const uint64_t projected = payload_bytes_ + held_bytes + video_in_encoder_bytes + audio_pending_bytes +
-                             max_moov_bytes(video_.frames_sent(), audio_total_packets, max_bytes_);
+  // Pictures still inside the encoder need no reserve: each is decided when its packet
+  // comes out, and one that does not fit is re-encoded in the next chunk.
+  const uint64_t projected = payload_bytes_ + static_cast<uint64_t>(packet.size) + audio_pending_bytes +
+                             max_moov_bytes(video_frames_written_ + 1, audio_total_packets, max_bytes_);
   if (projected > max_bytes_) {
     if (video_frames_written_ == 0) {
       throw Error(what_ + ": maxChunkBytes " + std::to_string(max_bytes_) +
@@ -145,9 +127,7 @@ bool ChunkWriter::try_write_period(const AVFrame& canvas, int64_t audio_samples)
     }
     return false;
   }
-
-  for (size_t i = 0; i < held_video_count_; ++i) write_packet(*held_video_[i], kVideoStream);
-  held_video_count_ = 0;
+  write_packet(packet, kVideoStream);
   audio_samples_sent_ += audio_samples;
   ++video_frames_written_;
   return true;
@@ -193,18 +173,15 @@ void ChunkWriter::flush_fragments() {
   synced_bytes_ = written;
 }
 
-void ChunkWriter::drain_video() {
-  while (video_.receive(*packet_) == ReceiveStatus::kPacket) write_packet(*packet_, kVideoStream);
-}
-
 void ChunkWriter::write_packet(AVPacket& packet, int stream_index) {
   payload_bytes_ += static_cast<uint64_t>(packet.size);
   if (stream_index == kVideoStream) {
-    ++video_packets_;
     // Every frame lasts one period; without it the muxer guesses the last sample's
     // duration and the stream's frame rate comes out below 8 fps.
     packet.duration = 1;
-    av_packet_rescale_ts(&packet, video_.context().time_base, format_->streams[stream_index]->time_base);
+    // The encoder's time base, without touching the encoder (its worker may be using it).
+    av_packet_rescale_ts(&packet, AVRational{kVideoTimeBase.num, kVideoTimeBase.den},
+                         format_->streams[stream_index]->time_base);
   } else {
     av_packet_rescale_ts(&packet, AVRational{1, kSampleRateHz}, format_->streams[stream_index]->time_base);
   }
@@ -217,8 +194,6 @@ ClosedChunk ChunkWriter::close() {
   if (closed_) throw Error(what_ + ": chunk closed twice");
   if (!audio_complete()) throw Error(what_ + ": internal error: closed before its audio was complete");
   closed_ = true;
-  video_.flush();
-  drain_video();
   check_av(av_write_trailer(format_.get()), what_ + ": writing the fragmented MP4 trailer");
   check_av(avio_closep(&format_->pb), what_ + ": closing " + temp_path_.string());
   format_.reset();

@@ -13,12 +13,13 @@
 // everything before `start` and ends exactly at `end`: decoded and concatenated, the
 // chunks give the samples of one continuous encode.
 //
-// Budget: before a period's packets are written, the final size of the file if the
+// Budget: before a period's video packet is written, the final size of the file if the
 // chunk ended right after this period is bounded from above; a period that would cross
-// max_bytes is refused and the caller starts a new chunk with it. The final file never
-// exceeds max_bytes.
+// max_bytes is refused and the caller starts a new chunk with it (re-encoding its
+// picture there). The final file never exceeds max_bytes.
 //
-// Threading: used by one thread (the writer's). Lifetime: destroying an unclosed
+// Threading: used by the writer's thread; its encoder is used by the writer's encode
+// worker, never by both at once. Lifetime: destroying an unclosed
 // chunk leaves its temporary file behind (it is what a crash would leave).
 #pragma once
 
@@ -66,12 +67,16 @@ class ChunkWriter {
   ChunkWriter(const ChunkWriter&) = delete;
   ChunkWriter& operator=(const ChunkWriter&) = delete;
 
-  // Encodes one period's picture, if the chunk can still hold the period with
-  // `audio_samples` more samples of audio. Returns false, writing nothing, when it
-  // would push the final file over max_bytes; the chunk must then be ended (the
-  // refused picture was consumed by this chunk's encoder). Throws callrec::Error when
-  // even an empty chunk cannot hold the period, or on failure.
-  [[nodiscard]] bool try_write_period(const AVFrame& canvas, int64_t audio_samples);
+  // The chunk's H.264 encoder. The writer runs it (on its encode worker) and hands the
+  // packets back through try_write_video(); the chunk itself never calls it.
+  VideoEncoder& video_encoder() { return video_; }
+
+  // Writes one period's video packet (it is consumed), if the chunk can still hold the
+  // period with `audio_samples` more samples of audio. Returns false, writing nothing,
+  // when that would push the final file over max_bytes; the chunk must then be ended
+  // and the period starts the next one. Throws callrec::Error when even an empty chunk
+  // cannot hold the period, or on failure.
+  [[nodiscard]] bool try_write_video(AVPacket& packet, int64_t audio_samples);
 
   // No more periods: the audio ends at recording sample `end_sample`.
   void end_at(int64_t end_sample);
@@ -86,7 +91,7 @@ class ChunkWriter {
   // written). Call after each period. Throws callrec::Error naming the file.
   void flush_fragments();
 
-  // Flushes the video encoder, writes the trailer and remuxes into a faststart MP4
+  // Writes the trailer and remuxes into a faststart MP4
   // renamed into place. Requires audio_complete().
   ClosedChunk close();
 
@@ -101,7 +106,6 @@ class ChunkWriter {
 
  private:
   void write_packet(AVPacket& packet, int stream_index);
-  void drain_video();
   // Audio packets the chunk holds once its audio ends at `end_sample`.
   int64_t audio_packets_until(int64_t end_sample) const;
 
@@ -118,16 +122,9 @@ class ChunkWriter {
   ScopedFd sync_fd_;  // the temporary file, for fdatasync (libavformat hides its fd)
   uint64_t synced_bytes_ = 0;
   av::PacketPtr packet_;
-  // Video packets of the period under decision. With zerolatency there is one; the
-  // vector only grows if the encoder ever emits more, and is reused across periods.
-  std::vector<av::PacketPtr> held_video_;
-  size_t held_video_count_ = 0;
-
   uint64_t payload_bytes_ = 0;  // sum of the packets handed to the muxer
-  int64_t video_packets_ = 0;
   int64_t audio_packets_ = 0;
   int64_t audio_samples_sent_ = 0;  // audio of accepted periods
-  int64_t largest_video_packet_bytes_ = 0;
   int64_t video_frames_written_ = 0;
   bool closed_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <deque>
+#include <future>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -13,13 +14,23 @@
 #include "chunk_writer.h"
 #include "callrec/core/random_id.h"
 #include "recording_state.h"
+#include "serial_worker.h"
 #include "video_encoder.h"
+
+extern "C" {
+#include <libavutil/frame.h>
+}
 
 namespace callrec::muxer {
 namespace {
 
 constexpr const char* kEndReasonSizeExceeded = "ChunkMaximumSizeExceeded";
 constexpr const char* kEndReasonSessionEnded = "SessionEnded";
+
+// Encode jobs queued or running beyond the newest one: write_period returns once the
+// job of the period before has come back, so x264 encodes period k while the caller
+// composes period k + 1, and no more than that is ever waiting.
+constexpr size_t kJobsAhead = 1;
 
 // Zero-padded so that sorting file names sorts chunks (6 digits: a million chunks).
 std::string document_id(const std::string& recording_token, int chunk_index) {
@@ -43,6 +54,14 @@ struct OpenChunk {
   std::filesystem::path state_file;
   const char* end_reason = nullptr;  // set when the chunk ends
   ChunkAnnotation annotation;        // made when the chunk ends
+};
+
+// A period given to the open chunk's encoder and not yet in the file: its picture is
+// kept until its packet is written, because a chunk that cannot take the packet ends
+// and the next chunk encodes the picture again.
+struct PendingPeriod {
+  av::FramePtr picture;
+  std::vector<float> audio;
 };
 
 struct RecordingWriter::Impl {
@@ -139,6 +158,80 @@ struct RecordingWriter::Impl {
     annotator.chunk_written(metadata);
   }
 
+  // A copy of the caller's canvas (which it reuses) in a picture of our own.
+  av::FramePtr copy_picture(const AVFrame& canvas) {
+    av::FramePtr picture;
+    if (spare_pictures.empty()) {
+      picture = av::make_frame();
+      picture->format = canvas.format;
+      picture->width = canvas.width;
+      picture->height = canvas.height;
+      check_av(av_frame_get_buffer(picture.get(), 0), "muxer: allocating a picture");
+    } else {
+      picture = std::move(spare_pictures.back());
+      spare_pictures.pop_back();
+      // Reallocates only if the encoder still held a reference (x264 copies on encode).
+      check_av(av_frame_make_writable(picture.get()), "muxer: making a picture writable");
+    }
+    check_av(av_frame_copy(picture.get(), &canvas), "muxer: copying the canvas");
+    return picture;
+  }
+
+  // Queues the encode of `period`'s picture on the open chunk's encoder.
+  void submit_encode(PendingPeriod& period) {
+    VideoEncoder* encoder = &current->writer->video_encoder();
+    AVFrame* picture = period.picture.get();
+    jobs.push_back(worker.submit([encoder, picture] { return encoder->encode(*picture); }));
+  }
+
+  // Waits for the oldest encode job and writes the periods its packets complete.
+  void take_job() {
+    Packets packets = jobs.front().get();
+    jobs.pop_front();
+    for (av::PacketPtr& packet : packets) {
+      if (pending.empty()) throw Error("muxer: internal error: the H.264 encoder gave more packets than pictures");
+      PendingPeriod& period = pending.front();
+      if (!current->writer->try_write_video(*packet, static_cast<int64_t>(period.audio.size()))) {
+        start_next_chunk();
+        return;  // the rest of this job's packets came from the ended chunk's encoder
+      }
+      audio.send(period.audio);
+      samples_written += static_cast<int64_t>(period.audio.size());
+      ++frames_written;
+      route_audio();
+      spare_pictures.push_back(std::move(period.picture));
+      pending.pop_front();
+    }
+  }
+
+  // The open chunk is full: it ends after the periods written so far, and the next
+  // chunk (with a fresh encoder and a keyframe) encodes the pending periods again.
+  void start_next_chunk() {
+    // What the ended chunk's encoder still works on is discarded, but it must finish
+    // before the encoder goes.
+    for (auto& job : jobs) job.get();
+    jobs.clear();
+    end_current(kEndReasonSizeExceeded, /*last_chunk=*/false);
+    open_chunk();
+    for (PendingPeriod& period : pending) submit_encode(period);
+  }
+
+  // Writes every pending period: waits for the jobs, then flushes the encoder (a
+  // lookahead keeps pictures inside until then), again after any chunk change.
+  void drain_encoder() {
+    while (!pending.empty()) {
+      while (!jobs.empty()) take_job();
+      if (pending.empty()) break;
+      VideoEncoder* encoder = &current->writer->video_encoder();
+      const int chunk_before = chunk_index;
+      jobs.push_back(worker.submit([encoder] { return encoder->flush(); }));
+      take_job();
+      if (chunk_index == chunk_before && !pending.empty()) {
+        throw Error("muxer: internal error: the H.264 encoder kept pictures after a flush");
+      }
+    }
+  }
+
   RecordingConfig config;
   ChunkAnnotator& annotator;
   const std::string token;  // random per recording; the documentId prefix
@@ -158,6 +251,11 @@ struct RecordingWriter::Impl {
   std::filesystem::path last_state_file;
   bool finished = false;
   bool failed = false;  // a storage/encoder error left the open chunk unusable
+  std::deque<PendingPeriod> pending;              // oldest first
+  std::deque<std::future<Packets>> jobs;          // on the open chunk's encoder, oldest first
+  std::vector<av::FramePtr> spare_pictures;       // of written periods, for reuse
+  // Last: destroyed first, so no job runs once the encoders and pictures go.
+  SerialWorker<Packets> worker;
 };
 
 RecordingWriter::RecordingWriter(RecordingConfig config, ChunkAnnotator& annotator)
@@ -178,19 +276,9 @@ void RecordingWriter::write_period(const AVFrame& video, std::span<const float> 
   check_canvas(video);
   try {
     if (!s.current) s.open_chunk();
-    const auto samples = static_cast<int64_t>(audio.size());
-    if (!s.current->writer->try_write_period(video, samples)) {
-      s.end_current(kEndReasonSizeExceeded, /*last_chunk=*/false);
-      s.open_chunk();
-      // A fresh chunk refuses a period only by throwing (limit too small).
-      if (!s.current->writer->try_write_period(video, samples)) {
-        throw Error("muxer: period refused by an empty chunk");
-      }
-    }
-    s.audio.send(audio);
-    s.samples_written += samples;
-    ++s.frames_written;
-    s.route_audio();
+    s.pending.push_back(PendingPeriod{s.copy_picture(video), std::vector<float>(audio.begin(), audio.end())});
+    s.submit_encode(s.pending.back());
+    while (s.jobs.size() > kJobsAhead) s.take_job();
     s.current->writer->flush_fragments();
     for (const auto& chunk : s.ending) chunk->writer->flush_fragments();
   } catch (...) {
@@ -203,8 +291,14 @@ nlohmann::json RecordingWriter::finish(const std::string& session_end_reason) {
   Impl& s = *impl_;
   if (s.finished) throw Error("muxer: finish called twice");
   if (s.failed) throw Error("muxer: cannot finish after an earlier failure");
-  if (s.frames_written == 0) throw Error("muxer: nothing was recorded (no period written)");
+  if (s.frames_written == 0 && s.pending.empty()) throw Error("muxer: nothing was recorded (no period written)");
   s.finished = true;
+  try {
+    s.drain_encoder();
+  } catch (...) {
+    s.failed = true;
+    throw;
+  }
   s.end_current(kEndReasonSessionEnded, /*last_chunk=*/true);
   s.audio.flush();
   s.route_audio();

@@ -81,7 +81,10 @@ std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out
         rename_or_throw(remuxed, mp4);
       } else if (std::filesystem::exists(part)) {
         stats = remux_to_faststart(part, remuxed, state.audio_priming_samples);
-        if (stats->video_frames == 0) {
+        // A fragment holds its second of video before its second of audio: a file cut
+        // inside the first fragment can hold pictures but no sound. A chunk has both
+        // tracks, so that less-than-a-second is dropped like an empty file.
+        if (stats->video_frames == 0 || stats->audio_samples == 0) {
           stats.reset();  // crashed before the first fragment reached the disk
           remove_quietly(remuxed);
         } else {

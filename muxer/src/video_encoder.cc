@@ -19,6 +19,10 @@ namespace {
 // bits of conferencing content go to the few frames where someone moves.
 constexpr int kKeyframeIntervalFrames = 4 * kFrameRate;
 
+// Each picture of lookahead is about 9 MB inside x264 and 125 ms more between a period
+// and the file; past 2 s the macroblock tree gains nothing measurable at 8 fps.
+constexpr int kMaxLookaheadFrames = 16;
+
 }  // namespace
 
 void check_canvas(const AVFrame& canvas) {
@@ -30,8 +34,11 @@ void check_canvas(const AVFrame& canvas) {
   }
 }
 
-VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what)
-    : what_(std::move(what)), frame_(av::make_frame()) {
+VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : what_(std::move(what)) {
+  if (settings.video_lookahead_frames < 0 || settings.video_lookahead_frames > kMaxLookaheadFrames) {
+    throw Error(what_ + ": video lookahead must be 0 to " + std::to_string(kMaxLookaheadFrames) + " pictures, got " +
+                std::to_string(settings.video_lookahead_frames));
+  }
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (codec == nullptr) throw Error(what_ + ": libavcodec was built without libx264");
   context_.reset(avcodec_alloc_context3(codec));
@@ -59,44 +66,49 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what)
   // veryfast: at 8 fps a 1080p stream is cheap per second, but a recording server runs
   // many calls; veryfast keeps the motion search and CABAC that matter for mostly
   // static faces while skipping the expensive partition/trellis analysis, whose gains
-  // are small on this content.
+  // are small on this content (docs/performance.md has the table).
   options.set("preset", "veryfast");
-  // zerolatency (no B-frames, no lookahead, sliced threads, no frame-thread delay): each
-  // frame's packet comes out of the encoder before the next period. The chunk byte
-  // budget therefore works with exact packet sizes instead of estimates of bytes still
-  // inside the encoder, a period that does not fit can be re-encoded as the keyframe of
-  // the next chunk, and every encoded frame is on disk at once (crash recovery loses at
-  // most the frames after the last flush). The price — no B-frames — costs a few percent
-  // of efficiency at 8 fps, where consecutive frames are 125 ms apart and B-frames help
-  // less than at 30 fps.
-  options.set("tune", "zerolatency");
+  if (settings.video_lookahead_frames == 0) {
+    // zerolatency (no B-frames, no lookahead, no frame-thread delay): each picture's
+    // packet comes out of the call that encodes it.
+    options.set("tune", "zerolatency");
+  } else {
+    // A rate-control lookahead lets x264 run its macroblock tree: the still background
+    // of a conference grid is coded well once and then referenced, which is worth most
+    // of a dB at the same bit rate. Still no B-frames: packets come out in picture
+    // order, so any prefix of them is a complete stream and the writer can end a chunk
+    // after any packet (it re-encodes the pictures that were still inside). One thread:
+    // the writer already runs the encoder beside the engine's thread.
+    options.set("x264-params", "bframes=0:rc-lookahead=" + std::to_string(settings.video_lookahead_frames) +
+                                   ":sync-lookahead=0");
+  }
+  c.thread_count = 1;
   options.set("profile", "high");
   check_av(avcodec_open2(&c, codec, options.address()), what_ + ": opening the H.264 encoder");
-
-  frame_->format = AV_PIX_FMT_YUV420P;
-  frame_->width = kVideoWidth;
-  frame_->height = kVideoHeight;
-  check_av(av_frame_get_buffer(frame_.get(), 0), what_ + ": allocating the video frame");
 }
 
-void VideoEncoder::send(const AVFrame& canvas) {
-  check_canvas(canvas);
-  // Only reallocates when the encoder still holds a reference to the previous copy
-  // (it does not with zerolatency: x264 copies the picture on encode).
-  check_av(av_frame_make_writable(frame_.get()), what_ + ": making the video frame writable");
-  check_av(av_frame_copy(frame_.get(), &canvas), what_ + ": copying the canvas");
-  send_own_frame();
-}
-
-void VideoEncoder::send_own_frame() {
-  frame_->pts = frames_sent_;
-  frame_->pict_type = AV_PICTURE_TYPE_NONE;
-  send_frame(*context_, frame_.get(), what_);
+Packets VideoEncoder::encode(AVFrame& picture) {
+  check_canvas(picture);
+  picture.pts = frames_sent_;
+  picture.pict_type = AV_PICTURE_TYPE_NONE;
+  send_frame(*context_, &picture, what_);
   ++frames_sent_;
+  return receive_all();
 }
 
-void VideoEncoder::flush() { send_frame(*context_, nullptr, what_); }
+Packets VideoEncoder::flush() {
+  send_frame(*context_, nullptr, what_);
+  return receive_all();
+}
 
-ReceiveStatus VideoEncoder::receive(AVPacket& packet) { return receive_packet(*context_, packet, what_); }
+Packets VideoEncoder::receive_all() {
+  Packets packets;
+  while (true) {
+    av::PacketPtr packet = av::make_packet();
+    if (receive_packet(*context_, *packet, what_) != ReceiveStatus::kPacket) break;
+    packets.push_back(std::move(packet));
+  }
+  return packets;
+}
 
 }  // namespace callrec::muxer

@@ -1,17 +1,21 @@
 // H.264 encoder for the 1920x1080 8 fps canvas (libx264 through libavcodec).
 //
 // One instance per chunk, so every chunk starts with an IDR frame and pts 0.
-// Threading: used by one thread (the writer's).
+// Threading: used by one thread at a time (the writer's encode worker).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "callrec/core/av.h"
 #include "encoder_loop.h"
 #include "callrec/muxer/recording_writer.h"
 
 namespace callrec::muxer {
+
+// The packets one call gave back, in decode order (= presentation order: no B-frames).
+using Packets = std::vector<av::PacketPtr>;
 
 class VideoEncoder {
  public:
@@ -21,20 +25,20 @@ class VideoEncoder {
   AVCodecContext& context() { return *context_; }
   const AVCodecContext& context() const { return *context_; }
 
-  // Copies `canvas` (1920x1080 yuv420p, owned by the caller and reused by it) into the
-  // encoder's own frame and sends it with pts = frames sent so far.
-  void send(const AVFrame& canvas);
-  void flush();
-  ReceiveStatus receive(AVPacket& packet);
-
+  // Encodes `picture` (1920x1080 yuv420p) with pts = frames sent so far and returns the
+  // packets the encoder has ready: one for this picture with zerolatency, or with a
+  // lookahead none at first and then one per picture, `lookahead` pictures late.
+  // Sets picture.pts. x264 copies the picture: the caller may reuse it once this returns.
+  Packets encode(AVFrame& picture);
+  // No more pictures: returns the packets still inside the encoder.
+  Packets flush();
   int64_t frames_sent() const { return frames_sent_; }
 
  private:
-  void send_own_frame();
+  Packets receive_all();
 
   std::string what_;
   av::CodecContextPtr context_;
-  av::FramePtr frame_;  // our copy of the canvas; x264 copies it again on encode
   int64_t frames_sent_ = 0;
 };
 
