@@ -4,9 +4,9 @@
 
 namespace callrec {
 namespace {
-int64_t process_cpu_ns() {
+int64_t clock_ns(clockid_t clock) {
   timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  clock_gettime(clock, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 }  // namespace
@@ -23,10 +23,13 @@ std::string_view stage_name(Stage stage) {
   return "?";
 }
 
-StageClock::StageClock() : last_ns_(process_cpu_ns()) {}
+StageClock::StageClock(Stage other_threads)
+    : other_threads_(other_threads),
+      last_ns_(clock_ns(CLOCK_THREAD_CPUTIME_ID)),
+      process_start_ns_(clock_ns(CLOCK_PROCESS_CPUTIME_ID)) {}
 
 Stage StageClock::enter(Stage stage) {
-  const int64_t now = process_cpu_ns();
+  const int64_t now = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   cpu_ns_[static_cast<size_t>(current_)] += now - last_ns_;
   last_ns_ = now;
   const Stage previous = current_;
@@ -34,7 +37,16 @@ Stage StageClock::enter(Stage stage) {
   return previous;
 }
 
-void StageClock::settle() { enter(current_); }
+void StageClock::settle() {
+  enter(current_);
+  int64_t own = 0;
+  for (size_t s = 0; s < cpu_ns_.size(); ++s) own += cpu_ns_[s] - other_ns_[s];
+  // Everything the process used that this thread did not: the other threads' share.
+  const int64_t others = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - process_start_ns_ - own;
+  const size_t i = static_cast<size_t>(other_threads_);
+  cpu_ns_[i] += others - other_ns_[i];
+  other_ns_[i] = others;
+}
 
 int64_t StageClock::total_cpu_ns() const {
   int64_t total = 0;

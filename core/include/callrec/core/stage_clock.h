@@ -1,10 +1,12 @@
 // StageClock: where the process's CPU time goes, stage by stage.
 //
-// The owner calls enter(stage) whenever work switches to another stage; the CPU time the
-// whole process used since the previous switch (all threads: encoder worker threads
-// included, since they work while the engine waits for them) is charged to the stage
-// that was running. Costs two clock_gettime calls per switch, so it is cheap enough to
-// leave on for a render, not for per-sample work.
+// The owner calls enter(stage) whenever its thread switches to another stage; the CPU
+// time that thread used since the previous switch is charged to the stage that was
+// running. Work on other threads (the writer's encode worker and x264's own threads,
+// which run while this thread goes on) cannot be split by stage from here: settle()
+// charges everything the process used beyond this thread to one stage named at
+// construction. Costs one clock_gettime per switch, so it is cheap enough to leave on
+// for a render, not for per-sample work.
 //
 // Threading: used from one thread (the render thread).
 #pragma once
@@ -21,11 +23,12 @@ std::string_view stage_name(Stage stage);
 
 class StageClock {
  public:
-  StageClock();
+  // `other_threads`: the stage charged with the CPU time of the process's other threads.
+  explicit StageClock(Stage other_threads = Stage::kEncodeMux);
   // Charges the CPU time since the last switch to the current stage and makes `stage`
   // current. Returns the stage that was current, for a scoped switch back.
   Stage enter(Stage stage);
-  // Charges the time up to now; totals are then complete.
+  // Charges the time up to now, the other threads' included; totals are then complete.
   void settle();
 
   int64_t cpu_ns(Stage stage) const { return cpu_ns_[static_cast<size_t>(stage)]; }
@@ -33,8 +36,11 @@ class StageClock {
 
  private:
   std::array<int64_t, static_cast<size_t>(Stage::kCount)> cpu_ns_{};
+  std::array<int64_t, static_cast<size_t>(Stage::kCount)> other_ns_{};  // of cpu_ns_, from other threads
+  Stage other_threads_;
   Stage current_ = Stage::kEngine;
   int64_t last_ns_;
+  int64_t process_start_ns_;
 };
 
 // Enters `stage` for the scope, then returns to the previous one. A null clock does nothing.
