@@ -113,7 +113,8 @@ TEST_F(RenderTest, OneChunkHasTheContractFormatDurationSoundAndPictures) {
       // A 9:16 picture fitted into a 16:9 tile is a narrow column: 35% of the tile
       // width away from its centre there is only background.
       bob_beside = pixel_at(f, centre(three[2]).first + three[2].width * 35 / 100, centre(three[2]).second);
-      background = pixel_at(f, 2, 2, 1);
+      // Left of the centred last row (three tiles: 2x2 with one below) is background.
+      background = pixel_at(f, 2, 1076, 1);
     }
   });
   const StreamInfo& s = chunk.info;

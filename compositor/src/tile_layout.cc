@@ -38,7 +38,6 @@ std::vector<Rect> tile_layout(int tile_count, Size canvas) {
   const int cell_h = even_down(canvas.height / shape.rows);
   const int origin_x = even_down((canvas.width - shape.columns * cell_w) / 2);
   const int origin_y = even_down((canvas.height - shape.rows * cell_h) / 2);
-  const int gutter_half = std::min(kTileGutterPx / 2, std::max(0, (std::min(cell_w, cell_h) - 2) / 2)) & ~1;
   tiles.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     const int row = i / shape.columns;
@@ -47,7 +46,7 @@ std::vector<Rect> tile_layout(int tile_count, Size canvas) {
     // A partial last row is centred: shift it by half the missing cells.
     const int row_shift = even_down((shape.columns - in_row) * cell_w / 2);
     const Rect cell{origin_x + row_shift + col * cell_w, origin_y + row * cell_h, cell_w, cell_h};
-    tiles.push_back(inset(cell, gutter_half));
+    tiles.push_back(cell);
   }
   return tiles;
 }
@@ -88,7 +87,7 @@ ScreenShareLayout screen_share_layout(int strip_tile_count, Size canvas) {
   const int top = even_down((canvas.height - n * tile_h) / 2);
   layout.strip.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
-    layout.strip.push_back(inset(Rect{strip_x, top + i * tile_h, strip_w, tile_h}, kTileGutterPx / 2));
+    layout.strip.push_back(inset(Rect{strip_x, top + i * tile_h, strip_w, tile_h}, kStripGutterPx / 2));
   }
   return layout;
 }

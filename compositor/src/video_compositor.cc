@@ -218,6 +218,14 @@ struct VideoCompositor::Impl {
     const Rect target = fit_inside(display_size(frame), tile.tile);
     // Bars only need painting when the picture's place changed.
     if (tile.picture != target) fill_rect(*canvas, tile.tile, kBackground);
+    if (frame.format == AV_PIX_FMT_YUV420P && frame.color_range != AVCOL_RANGE_JPEG &&
+        frame.width == target.width && frame.height == target.height) {
+      // Already what the canvas holds (a 640x360 camera in a 3x3 tile): rows are
+      // copied straight in, with nothing to scale or convert.
+      copy_into(*canvas, frame, target);
+      tile.picture = target;
+      return;
+    }
     ensure_scaler(p, frame, target);
     // swscale's SIMD paths write whole vectors, past the end of a row that is not a
     // multiple of their width, and want aligned rows; scaling straight into the

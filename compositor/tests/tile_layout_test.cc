@@ -34,9 +34,9 @@ TEST(TileLayout, TwoTilesSideBySide) {
   const auto tiles = tile_layout(2, kHd);
   ASSERT_EQ(tiles.size(), 2u);
   EXPECT_EQ(tiles[0].y, tiles[1].y);
-  EXPECT_LT(tiles[0].x + tiles[0].width, tiles[1].x);
-  EXPECT_EQ(tiles[0], (Rect{2, 2, 956, 1076}));
-  EXPECT_EQ(tiles[1], (Rect{962, 2, 956, 1076}));
+  EXPECT_EQ(tiles[0].x + tiles[0].width, tiles[1].x);  // no gutter: the cells touch
+  EXPECT_EQ(tiles[0], (Rect{0, 0, 960, 1080}));
+  EXPECT_EQ(tiles[1], (Rect{960, 0, 960, 1080}));
 }
 
 TEST(TileLayout, EveryCountUpTo49IsAValidGrid) {
@@ -70,11 +70,10 @@ TEST(TileLayout, EveryCountUpTo49IsAValidGrid) {
     for (int top : row_tops) {
       EXPECT_LE(std::count_if(tiles.begin(), tiles.end(), [&](const Rect& r) { return r.y == top; }), shape.columns);
     }
-    // Tiles fill the canvas: the grid's extent leaves at most a gutter plus
-    // rounding at the edges.
+    // Tiles fill the canvas: the grid's extent leaves at most rounding at the edges.
     if (n > 1) {
-      const int grid_w = shape.columns * (tiles[0].width + kTileGutterPx);
-      const int grid_h = shape.rows * (tiles[0].height + kTileGutterPx);
+      const int grid_w = shape.columns * tiles[0].width;
+      const int grid_h = shape.rows * tiles[0].height;
       EXPECT_GE(grid_w, kHd.width - 2 * shape.columns);
       EXPECT_GE(grid_h, kHd.height - 2 * shape.rows);
     }

@@ -87,8 +87,9 @@ TEST_P(GridColours, EachParticipantLandsInItsTile) {
     const Rect c = centre_of(tiles[i]);
     EXPECT_TRUE(has_colour(canvas, c.x, c.y, colour_of(i))) << "participant " << i << " of " << n;
   }
-  // Outside every tile is background (top-left corner, when there is a gutter).
-  if (n > 1) {
+  // Where a 16:9 picture does not fill its tile, the bars are background (2 -> two
+  // 960x1080 tiles: bars above and below).
+  if (n == 2) {
     EXPECT_TRUE(has_colour(canvas, 0, 0, kBackground, 0));
   }
 }
