@@ -99,6 +99,10 @@ CommandRunner add_render_command(CLI::App& app) {
       ->check(CLI::Range(100'000, 20'000'000));
   render->add_option("--audio-bitrate", o->encoder.audio_bitrate_bps, "AAC bit rate in bit/s")
       ->check(CLI::Range(8'000, 160'000));
+  render->add_option("--video-lookahead", o->encoder.video_lookahead_frames,
+                     "H.264 rate-control lookahead in pictures (0: zerolatency)")
+      ->check(CLI::Range(0, 16))
+      ->capture_default_str();
   render->add_flag("--quiet,-q", o->quiet, "No progress on stderr");
   render->add_flag("--force", o->force, "Replace a recording already in the output directory");
   render->add_flag("--verbose,-v", o->verbose, "Also show FFmpeg's own log messages");

@@ -112,7 +112,12 @@ struct SessionConfig {
   std::optional<std::string> recording_id;  // generated (a UUID) when absent
   uint64_t max_chunk_bytes = 512ULL * 1024 * 1024;
   int video_bitrate_bps = 1'000'000;
-  int audio_bitrate_bps = 32'000;
+  // 48 kbit/s: at 32 kbit/s the AAC encoder overshoots loud mixes past full scale.
+  int audio_bitrate_bps = 48'000;
+  // H.264 rate-control lookahead in pictures (0 to 16). 0 (x264's zerolatency) puts
+  // each period in the file as soon as it is composed; N holds N more periods
+  // (N x 125 ms, about 9 MB each) inside the encoder for most of a dB of picture quality.
+  int video_lookahead_frames = 0;
   // How late media may arrive and still be placed where it belongs. Output (and the
   // files) lag the wall clock by about this much.
   std::chrono::milliseconds jitter_window{200};
