@@ -1,9 +1,12 @@
 // Live capacity: N concurrent live sessions of 9 participants each (Opus 20 ms packets
-// and 320x180 15 fps VP8 packets per participant, looped from a pre-encoded clip so the
-// feeders cost almost nothing), run in real time for kSeconds. Reports per N the output
+// and VP8 packets per participant — 320x180 at 15 fps, the low simulcast layer a
+// browser sends to a 9-party grid, or 640x360 at 30 fps, the middle layer and the
+// bench/compare call — looped from a pre-encoded clip so the feeders cost almost
+// nothing), run in real time for kSeconds. Arguments: {sessions, 0 = 320x180@15 |
+// 1 = 640x360@30}. Reports per N the output
 // periods written late (more than one 1/8 s period after their media was final), the
 // worst lag, queue drops, and CPU (cores) per session. Keeping up = no late periods and
-// no drops. Run: build-session/bench/live_capacity_bench [--benchmark_filter=/4]
+// no drops. Run: build-perf/bench/live_capacity_bench [--benchmark_filter=/4/]
 #include <benchmark/benchmark.h>
 
 #include <sys/resource.h>
@@ -30,17 +33,22 @@ using namespace std::chrono_literals;
 constexpr int kParticipants = 9;
 constexpr int kSeconds = 10;
 
+struct VideoProfile {
+  int width, height, fps, bit_rate;
+};
+constexpr VideoProfile kProfiles[] = {{320, 180, 15, 300'000}, {640, 360, 30, 500'000}};
+
 struct Clip {
   std::vector<std::vector<uint8_t>> opus;  // 50 packets = 1 s
-  std::vector<std::vector<uint8_t>> vp8;   // 30 frames = 2 s, a keyframe first
+  std::vector<std::vector<uint8_t>> vp8;   // 2 s, a keyframe first
 };
 
-std::vector<std::vector<uint8_t>> encode(const char* name, bool video, int frames) {
+std::vector<std::vector<uint8_t>> encode(const char* name, bool video, int frames, VideoProfile v = {}) {
   const AVCodec* codec = avcodec_find_encoder_by_name(name);
   callrec::av::CodecContextPtr c(avcodec_alloc_context3(codec));
   if (video) {
-    c->width = 320; c->height = 180; c->pix_fmt = AV_PIX_FMT_YUV420P; c->time_base = {1, 15};
-    c->gop_size = frames; c->bit_rate = 300'000;
+    c->width = v.width; c->height = v.height; c->pix_fmt = AV_PIX_FMT_YUV420P; c->time_base = {1, v.fps};
+    c->gop_size = frames; c->bit_rate = v.bit_rate;
     av_opt_set(c->priv_data, "deadline", "realtime", 0);
   } else {
     c->sample_rate = 48000; c->sample_fmt = AV_SAMPLE_FMT_S16; c->bit_rate = 32000; c->time_base = {1, 48000};
@@ -52,14 +60,14 @@ std::vector<std::vector<uint8_t>> encode(const char* name, bool video, int frame
   std::vector<std::vector<uint8_t>> out;
   for (int i = 0; i < frames; ++i) {
     av_frame_unref(f.get());
-    if (video) { f->format = c->pix_fmt; f->width = 320; f->height = 180; }
+    if (video) { f->format = c->pix_fmt; f->width = v.width; f->height = v.height; }
     else { f->format = c->sample_fmt; f->sample_rate = 48000; f->nb_samples = c->frame_size;
            av_channel_layout_default(&f->ch_layout, 1); }
     callrec::check_av(av_frame_get_buffer(f.get(), 0), "buffer");
     if (video) {
       for (int plane = 0; plane < 3; ++plane)
-        for (int y = 0; y < (plane ? 90 : 180); ++y)
-          for (int x = 0; x < (plane ? 160 : 320); ++x)
+        for (int y = 0; y < (plane ? v.height / 2 : v.height); ++y)
+          for (int x = 0; x < (plane ? v.width / 2 : v.width); ++x)
             f->data[plane][y * f->linesize[plane] + x] = uint8_t(plane ? 128 : ((x + y + i * 4) & 255));
     } else {
       auto* s = reinterpret_cast<int16_t*>(f->data[0]);
@@ -75,9 +83,11 @@ std::vector<std::vector<uint8_t>> encode(const char* name, bool video, int frame
   return out;
 }
 
-const Clip& clip() {
-  static const Clip c{encode("libopus", false, 50), encode("libvpx", true, 30)};
-  return c;
+const Clip& clip(int profile) {
+  static const Clip clips[] = {
+      {encode("libopus", false, 50), encode("libvpx", true, 2 * kProfiles[0].fps, kProfiles[0])},
+      {encode("libopus", false, 50), encode("libvpx", true, 2 * kProfiles[1].fps, kProfiles[1])}};
+  return clips[profile];
 }
 
 double process_cpu_s() {
@@ -87,24 +97,26 @@ double process_cpu_s() {
 }
 
 // Feeds one session's 9 participants in real time until `end`.
-void feed(callrec::Session& s, std::chrono::steady_clock::time_point end) {
-  const Clip& c = clip();
+void feed(callrec::Session& s, std::chrono::steady_clock::time_point end, int profile) {
+  const Clip& c = clip(profile);
+  const int fps = kProfiles[profile].fps;
   std::vector<std::string> ids;
   for (int p = 0; p < kParticipants; ++p) {
     ids.push_back("8:acs:p" + std::to_string(p));
     (void)s.join(ids.back(), "P " + std::to_string(p));
   }
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t tick = 0;; ++tick) {  // 20 ms ticks; video every 66.7 ms
+  for (int64_t tick = 0;; ++tick) {  // 20 ms ticks; video at its frame rate
     const auto at = t0 + tick * 20ms;
     if (at >= end) break;
     std::this_thread::sleep_until(at);
     for (int p = 0; p < kParticipants; ++p) {
       (void)s.push_opus(ids[p], c.opus[tick % c.opus.size()], uint32_t(tick * 960));
-      if (tick * 20 * 15 / 1000 != (tick - 1) * 20 * 15 / 1000 || tick == 0) {
-        const int64_t frame = tick * 20 * 15 / 1000;
+      // Every frame due by this tick (30 fps: one or two per 20 ms), 90 kHz RTP time.
+      for (int64_t frame = tick == 0 ? 0 : (tick * 20 * fps + 999) / 1000; frame < ((tick + 1) * 20 * fps + 999) / 1000;
+           ++frame) {
         (void)s.push_video_packet(ids[p], callrec::VideoCodec::kVp8, c.vp8[frame % c.vp8.size()],
-                                  uint32_t(frame * 6000));
+                                  uint32_t(frame * 90000 / fps));
       }
     }
   }
@@ -113,7 +125,8 @@ void feed(callrec::Session& s, std::chrono::steady_clock::time_point end) {
 void BM_LiveSessions(benchmark::State& state) {
   av_log_set_level(AV_LOG_QUIET);
   const int n = static_cast<int>(state.range(0));
-  clip();
+  const int profile = static_cast<int>(state.range(1));
+  clip(profile);
   for (auto _ : state) {
     const auto root = std::filesystem::temp_directory_path() / "callrec_live_capacity";
     std::filesystem::remove_all(root);
@@ -125,7 +138,7 @@ void BM_LiveSessions(benchmark::State& state) {
     for (auto& s : sessions) (void)s->start();
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(kSeconds);
     std::vector<std::thread> feeders;
-    for (auto& s : sessions) feeders.emplace_back([&s, end] { feed(*s, end); });
+    for (auto& s : sessions) feeders.emplace_back([&s, end, profile] { feed(*s, end, profile); });
     for (auto& f : feeders) f.join();
     int64_t late = 0, drops = 0, max_lag = 0, periods = 0;
     for (auto& s : sessions) {
@@ -148,6 +161,11 @@ void BM_LiveSessions(benchmark::State& state) {
     std::filesystem::remove_all(root);
   }
 }
-BENCHMARK(BM_LiveSessions)->Arg(1)->Arg(2)->Arg(3)->Arg(4)->Arg(6)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
+BENCHMARK(BM_LiveSessions)
+    ->ArgsProduct({{1, 2, 4, 6, 8}, {0, 1}})
+    ->ArgNames({"sessions", "vga30"})
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
 
 }  // namespace
