@@ -27,6 +27,12 @@ void FrameQueue::pop_front() {
 }
 
 void FrameQueue::push(const AVFrame& frame, MediaTime pts) {
+  // A video that ended, then a picture from before that end (the next file of a
+  // reconnecting camera starting while the last picture of the previous one still
+  // lasts): the video goes on, the end no longer applies. Left in place, the end
+  // would be "nearer" than every later picture and hold the tile on its placeholder
+  // until the queue overflowed.
+  if (!entries_.empty() && !entries_.back().frame && pts <= entries_.back().pts) entries_.pop_back();
   if (static_cast<int>(entries_.size()) >= max_frames_) pop_front();
   av::FramePtr shell;
   if (!spare_shells_.empty()) {

@@ -284,6 +284,20 @@ TEST(VideoCompositor, EndVideoShowsPlaceholderAfterTheLastFrame) {
   EXPECT_TRUE(has_colour(compositor.compose(ms(500)), 10, 540, colour_of(9)));
 }
 
+// Back-to-back files of one camera: the next file's first picture comes before the end
+// of the previous file's last picture. The tile goes straight on to it, never to the
+// placeholder, and the queue does not pile up behind the old end.
+TEST(VideoCompositor, NextVideoStartingBeforeTheEndOfTheLastFrameGoesOn) {
+  VideoCompositor compositor;
+  const ParticipantId id = compositor.join("cam", "Cam");
+  for (int k = 0; k < 3; ++k) compositor.push_frame(id, *solid(320, 180, colour_of(k)), ms(33 * k));
+  compositor.end_video(id);  // ends at 99 ms
+  for (int k = 0; k < 30; ++k) compositor.push_frame(id, *solid(320, 180, colour_of(3 + k % 2)), ms(90 + 33 * k));
+  EXPECT_TRUE(has_colour(compositor.compose(ms(66)), 10, 540, colour_of(2)));
+  EXPECT_TRUE(has_colour(compositor.compose(ms(125)), 10, 540, colour_of(4)));  // 123 ms: the second picture
+  EXPECT_TRUE(has_colour(compositor.compose(ms(500)), 10, 540, colour_of(3)));  // 486 ms: the 13th
+}
+
 TEST(VideoCompositor, LeaveReflowsTheGrid) {
   VideoCompositor compositor;
   std::vector<ParticipantId> ids;
