@@ -270,6 +270,37 @@ TEST_F(RenderTest, StatsChargeEveryStageAndAddUp) {
   EXPECT_NE(r.err.find("engine's own share"), std::string::npos);
 }
 
+// A camera that reconnects leaves one file per connection, back to back, each starting
+// a little before the previous one's last picture is over: the tile shows the camera the
+// whole time (no placeholder at the joins), and every file is read.
+TEST_F(RenderTest, BackToBackFilesOfOneCameraShowItWithoutAGap) {
+  const auto d = *dir_ / "reconnects";
+  std::filesystem::create_directories(d);
+  std::string media;
+  for (int k = 0; k < 4; ++k) {
+    mg::write_media(d / ("part" + std::to_string(k) + ".webm"),
+                    {.duration_ms = 2000,
+                     .video = mg::VideoSpec{.width = 320, .height = 180, .fps = 30, .colour = {200, 40, 40}},
+                     .audio = mg::AudioSpec{.tones = {{0, 2000, 440, 0.3}}}});
+    media += std::string(k ? ", " : "") + R"({"file": "part)" + std::to_string(k) + R"(.webm", "offsetMs": )" +
+             std::to_string(k * 1990) + "}";
+  }
+  std::ofstream(d / "call.json") << R"({"callId": "reconnects", "recordingStartTime": "2026-11-27T10:00:00Z",
+      "participants": [{"participantId": "8:acs:ada", "displayName": "Ada", "media": [)" + media + "]}]}";
+  const auto out = d / "out";
+  const CommandResult r = run_command({CALLREC_BINARY, "render", (d / "call.json").string(), "--out", out.string(),
+                                       "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto mp4s = chunk_files(read_json(out / "recording.json"), out, ".mp4");
+  ASSERT_EQ(mp4s.size(), 1u);
+  int64_t frames = 0;
+  decode_chunk(mp4s[0], [&](int64_t i, const AVFrame& f) {
+    ++frames;
+    EXPECT_GT(pixel_at(f, 960, 540).v, 170) << "frame " << i << " (" << i * 125 << " ms) does not show the camera";
+  });
+  EXPECT_GE(frames, 62);  // 3 x 1.99 s + 2 s
+}
+
 TEST_F(RenderTest, RefusesToOverwriteARecordingWithoutForce) {
   const auto out = *dir_ / "out-twice";
   ASSERT_EQ(render(out).exit_code, 0);

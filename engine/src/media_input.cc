@@ -211,6 +211,8 @@ void MediaInput::open(const std::string& url) {
     video_.index = -1;
   }
   if (video_.index >= 0) open_decoder(video_, AVMEDIA_TYPE_VIDEO);
+  has_audio_ = audio_.decoder != nullptr;
+  has_video_ = video_.decoder != nullptr;
   if (!has_audio() && !has_video()) {
     std::string why;
     for (const std::string& p : problems_) why += (why.empty() ? " (" : "; ") + p.substr(label_.size() + 2);
@@ -280,6 +282,21 @@ void MediaInput::end_stream(Stream& s, const std::string& why) {
   if (s.done) return;
   s.done = true;
   problem(std::string(&s == &audio_ ? "audio" : "video") + " ends here: " + why);
+}
+
+void MediaInput::close() {
+  if (!eof_) throw Error(label_ + ": internal error: closed before the end of the file");
+  for (Stream* s : {&audio_, &video_}) {
+    s->decoder.reset();
+    s->stream = nullptr;
+  }
+  format_.reset();
+  io_.reset();
+  source_.reset();
+  frame_.reset();
+  scaled_.reset();
+  scaler_.reset();
+  packet_.reset();
 }
 
 bool MediaInput::step(const FrameCallback& on_audio, const FrameCallback& on_video) {

@@ -75,8 +75,8 @@ class MediaInput {
   MediaInput(MediaInput&&) noexcept;
   MediaInput& operator=(MediaInput&&) noexcept;
 
-  bool has_audio() const { return audio_.decoder != nullptr; }
-  bool has_video() const { return video_.decoder != nullptr; }
+  bool has_audio() const { return has_audio_; }
+  bool has_video() const { return has_video_; }
   int64_t offset_us() const { return offset_us_; }
   // offset + container duration, when the container states one (for progress only).
   std::optional<int64_t> probed_end_us() const { return probed_end_us_; }
@@ -97,6 +97,12 @@ class MediaInput {
   std::optional<int64_t> last_video_frame_us() const { return video_.last_frame_us; }
   // Call time just past the last media decoded (valid once done()).
   int64_t end_us() const;
+
+  // Once done(): frees the demuxer, the decoders and their picture pools (pictures
+  // still referenced elsewhere stay valid). What the accessors report is kept. A call
+  // with many files one after another (a camera reconnecting) then holds only the
+  // files in use, not every file it has been through.
+  void close();
 
   const std::vector<std::string>& problems() const { return problems_; }
   const std::string& label() const { return label_; }
@@ -129,6 +135,8 @@ class MediaInput {
 
   std::string label_;
   int64_t offset_us_;
+  bool has_audio_ = false;
+  bool has_video_ = false;
   int64_t file_start_us_ = 0;
   bool first_frame_seen_ = false;
   std::optional<int64_t> probed_end_us_;

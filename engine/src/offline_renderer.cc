@@ -95,7 +95,10 @@ class CallRender {
       }
       if (in.audio_done() && in.has_audio()) core.end_audio(current->core_input);
       if (in.video_done() && in.has_video()) core.end_video(current->core_input);
-      if (!more) core.end_input(current->core_input, in.end_us());
+      if (!more) {
+        core.end_input(current->core_input, in.end_us());
+        in.close();  // its decoders' picture pools go now, not at the end of the call
+      }
     }
     RenderResult result;
     result.notification = core.finish(manifest_.timeline.empty() ||
