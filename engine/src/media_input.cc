@@ -135,6 +135,55 @@ MediaInput::MediaInput(const std::filesystem::path& path, std::string label, int
   source_ = std::make_unique<FileSource>(path, label_);
   if (source_->size() == 0) throw Error(label_ + ": not a media file FFmpeg can read (the file is empty)");
   open(path.filename().string());
+  path_ = path;
+}
+
+void MediaInput::suspend() {
+  if (path_.empty()) throw Error(label_ + ": internal error: only a file can be suspended");
+  if (suspended_) return;
+  if (eof_ || first_frame_seen_ || audio_.until_us != offset_us_ || video_.until_us != offset_us_)
+    throw Error(label_ + ": internal error: suspended after reading began");
+  close_file();
+  suspended_ = true;
+}
+
+void MediaInput::resume() {
+  if (!suspended_) return;
+  suspended_ = false;
+  const std::vector<std::string> known = problems_;
+  const bool had_audio = has_audio_, had_video = has_video_;
+  try {
+    source_ = std::make_unique<FileSource>(path_, label_);
+    audio_ = Stream{};
+    video_ = Stream{};
+    open(path_.filename().string());
+    if (has_audio_ != had_audio || has_video_ != had_video)
+      throw Error(label_ + ": the file changed since the call was checked");
+    problems_ = known;  // the same file says the same again
+  } catch (const Error& e) {
+    close_file();
+    has_audio_ = had_audio;
+    has_video_ = had_video;
+    audio_.until_us = video_.until_us = offset_us_;
+    audio_.done = video_.done = true;
+    eof_ = true;
+    problems_ = known;
+    problem(std::string("cannot read the file again, media ends here (") + e.what() + ")");
+  }
+}
+
+void MediaInput::close_file() {
+  for (Stream* s : {&audio_, &video_}) {
+    s->decoder.reset();
+    s->stream = nullptr;
+  }
+  format_.reset();
+  io_.reset();
+  source_.reset();
+  frame_.reset();
+  scaled_.reset();
+  scaler_.reset();
+  packet_.reset();
 }
 
 MediaInput::MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label,
@@ -286,20 +335,11 @@ void MediaInput::end_stream(Stream& s, const std::string& why) {
 
 void MediaInput::close() {
   if (!eof_) throw Error(label_ + ": internal error: closed before the end of the file");
-  for (Stream* s : {&audio_, &video_}) {
-    s->decoder.reset();
-    s->stream = nullptr;
-  }
-  format_.reset();
-  io_.reset();
-  source_.reset();
-  frame_.reset();
-  scaled_.reset();
-  scaler_.reset();
-  packet_.reset();
+  close_file();
 }
 
 bool MediaInput::step(const FrameCallback& on_audio, const FrameCallback& on_video) {
+  if (suspended_) throw Error(label_ + ": internal error: stepped while suspended");
   if (eof_) return false;
   const int ret = (audio_done() && video_done()) ? AVERROR_EOF : av_read_frame(format_.get(), packet_.get());
   if (ret < 0) {

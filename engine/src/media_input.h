@@ -98,6 +98,15 @@ class MediaInput {
   // Call time just past the last media decoded (valid once done()).
   int64_t end_us() const;
 
+  // Before the first step(): lets go of the file (demuxer, decoders, buffers) while
+  // keeping what the accessors report; resume() opens it again. A file-backed input
+  // only. So a call of many files one after another keeps only those in use open.
+  void suspend();
+  bool suspended() const { return suspended_; }
+  // Opens a suspended input again. When the file no longer opens the same way (changed
+  // or removed since), the input ends here, with a problem saying why; never throws.
+  void resume();
+
   // Once done(): frees the demuxer, the decoders and their picture pools (pictures
   // still referenced elsewhere stay valid). What the accessors report is kept. A call
   // with many files one after another (a camera reconnecting) then holds only the
@@ -124,6 +133,7 @@ class MediaInput {
 
   MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label, int64_t offset_us);
   void open(const std::string& url);
+  void close_file();
   void open_decoder(Stream& s, int media_type);
   void decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame);
   // Returns the frame to deliver: `frame_` itself, or a copy scaled to the canvas box.
@@ -135,6 +145,8 @@ class MediaInput {
 
   std::string label_;
   int64_t offset_us_;
+  std::filesystem::path path_;  // of a file-backed input, for resume()
+  bool suspended_ = false;
   bool has_audio_ = false;
   bool has_video_ = false;
   int64_t file_start_us_ = 0;

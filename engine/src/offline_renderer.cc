@@ -62,6 +62,9 @@ class CallRender {
         MediaInput& in = inputs_[next_input++];
         const SessionCore::InputId id =
             core.add_input(p, m.screen_share, in.offset_us(), in.has_audio(), in.has_video());
+        // Checked; opened again when the render reaches it. A call through many files
+        // (a camera reconnecting every few minutes) holds only the ones in use.
+        in.suspend();
         entries.push_back(Entry{std::move(in), id});
       }
     }
@@ -91,6 +94,7 @@ class CallRender {
       bool more;
       {
         const StageScope stage(options_.measure_stages ? &stage_clock_ : nullptr, Stage::kDecode);
+        if (in.suspended()) in.resume();
         more = in.step(on_audio, on_video);
       }
       if (in.audio_done() && in.has_audio()) core.end_audio(current->core_input);
