@@ -1,8 +1,8 @@
 // Live capacity: N concurrent live sessions of 9 participants each (Opus 20 ms packets
 // and VP8 packets per participant — 320x180 at 15 fps, the low simulcast layer a
 // browser sends to a 9-party grid, or 640x360 at 30 fps, the middle layer and the
-// bench/compare call — looped from a pre-encoded clip so the feeders cost almost
-// nothing), run in real time for kSeconds. Arguments: {sessions, 0 = 320x180@15 |
+// bench/compare call — looped from a pre-encoded 4 s talking-head clip so the feeders
+// cost almost nothing), run in real time for kSeconds. Arguments: {sessions, 0 = 320x180@15 |
 // 1 = 640x360@30}. Reports per N the output
 // periods written late (more than one 1/8 s period after their media was final), the
 // worst lag, queue drops, and CPU (cores) per session. Keeping up = no late periods and
@@ -12,19 +12,19 @@
 #include <sys/resource.h>
 
 #include <chrono>
-#include <cmath>
 #include <filesystem>
 #include <thread>
 #include <vector>
 
 #include "callrec/core/av.h"
 #include "callrec/core/error.h"
+#include "callrec/mediagen/media_generator.h"
 #include "callrec/session.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 #include <libavutil/log.h>
-#include <libavutil/opt.h>
 }
 
 namespace {
@@ -39,54 +39,38 @@ struct VideoProfile {
 constexpr VideoProfile kProfiles[] = {{320, 180, 15, 300'000}, {640, 360, 30, 500'000}};
 
 struct Clip {
-  std::vector<std::vector<uint8_t>> opus;  // 50 packets = 1 s
-  std::vector<std::vector<uint8_t>> vp8;   // 2 s, a keyframe first
+  std::vector<std::vector<uint8_t>> opus;  // 20 ms packets
+  std::vector<std::vector<uint8_t>> vp8;   // one per picture, a keyframe first
 };
 
-std::vector<std::vector<uint8_t>> encode(const char* name, bool video, int frames, VideoProfile v = {}) {
-  const AVCodec* codec = avcodec_find_encoder_by_name(name);
-  callrec::av::CodecContextPtr c(avcodec_alloc_context3(codec));
-  if (video) {
-    c->width = v.width; c->height = v.height; c->pix_fmt = AV_PIX_FMT_YUV420P; c->time_base = {1, v.fps};
-    c->gop_size = frames; c->bit_rate = v.bit_rate;
-    av_opt_set(c->priv_data, "deadline", "realtime", 0);
-  } else {
-    c->sample_rate = 48000; c->sample_fmt = AV_SAMPLE_FMT_S16; c->bit_rate = 32000; c->time_base = {1, 48000};
-    av_channel_layout_default(&c->ch_layout, 1);
-  }
-  callrec::check_av(avcodec_open2(c.get(), codec, nullptr), name);
-  callrec::av::FramePtr f = callrec::av::make_frame();
+// A 4 s talking-head clip (mediagen's talking_head: a detailed still room, a moving
+// face, sensor noise; a voice) written as VP8/Opus WebM, then read back packet by packet.
+Clip make_clip(VideoProfile v) {
+  namespace mg = callrec::mediagen;
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("callrec_live_clip_" + std::to_string(v.width) + "x" + std::to_string(v.fps) + ".webm");
+  mg::write_media(path, {.duration_ms = 4000,
+                         .video = mg::VideoSpec{.width = v.width, .height = v.height, .fps = v.fps,
+                                                .noise_amplitude = 2, .content = mg::VideoContent::talking_head,
+                                                .bit_rate_bps = v.bit_rate},
+                         .audio = mg::AudioSpec{.tones = {{0, 4000, 220, 0.3}}}});
+  AVFormatContext* raw = nullptr;
+  callrec::check_av(avformat_open_input(&raw, path.c_str(), nullptr, nullptr), "opening the clip");
+  callrec::av::InputFormatPtr format(raw);
+  callrec::check_av(avformat_find_stream_info(raw, nullptr), "probing the clip");
+  Clip clip;
   callrec::av::PacketPtr p = callrec::av::make_packet();
-  std::vector<std::vector<uint8_t>> out;
-  for (int i = 0; i < frames; ++i) {
-    av_frame_unref(f.get());
-    if (video) { f->format = c->pix_fmt; f->width = v.width; f->height = v.height; }
-    else { f->format = c->sample_fmt; f->sample_rate = 48000; f->nb_samples = c->frame_size;
-           av_channel_layout_default(&f->ch_layout, 1); }
-    callrec::check_av(av_frame_get_buffer(f.get(), 0), "buffer");
-    if (video) {
-      for (int plane = 0; plane < 3; ++plane)
-        for (int y = 0; y < (plane ? v.height / 2 : v.height); ++y)
-          for (int x = 0; x < (plane ? v.width / 2 : v.width); ++x)
-            f->data[plane][y * f->linesize[plane] + x] = uint8_t(plane ? 128 : ((x + y + i * 4) & 255));
-    } else {
-      auto* s = reinterpret_cast<int16_t*>(f->data[0]);
-      for (int k = 0; k < f->nb_samples; ++k) s[k] = int16_t(6000 * std::sin(2 * M_PI * 440 * (i * 960 + k) / 48000.0));
-    }
-    f->pts = video ? i : i * 960;
-    callrec::check_av(avcodec_send_frame(c.get(), f.get()), "encode");
-    while (avcodec_receive_packet(c.get(), p.get()) == 0) {
-      out.emplace_back(p->data, p->data + p->size);
-      av_packet_unref(p.get());
-    }
+  while (av_read_frame(raw, p.get()) >= 0) {
+    const bool video = raw->streams[p->stream_index]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO;
+    (video ? clip.vp8 : clip.opus).emplace_back(p->data, p->data + p->size);
+    av_packet_unref(p.get());
   }
-  return out;
+  std::filesystem::remove(path);
+  return clip;
 }
 
 const Clip& clip(int profile) {
-  static const Clip clips[] = {
-      {encode("libopus", false, 50), encode("libvpx", true, 2 * kProfiles[0].fps, kProfiles[0])},
-      {encode("libopus", false, 50), encode("libvpx", true, 2 * kProfiles[1].fps, kProfiles[1])}};
+  static const Clip clips[] = {make_clip(kProfiles[0]), make_clip(kProfiles[1])};
   return clips[profile];
 }
 
