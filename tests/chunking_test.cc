@@ -74,27 +74,9 @@ DecodedAudio decode_audio(const fs::path& path) {
   return out;
 }
 
-bool is_hidden(const fs::path& p) { return p.filename().string().front() == '.'; }
-
-std::vector<fs::path> chunk_jsons(const fs::path& dir) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".json" && !is_hidden(e.path()) && e.path().filename() != "recording.json")
-      out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-void expect_plays_completely(const fs::path& mp4) {
-  const CommandResult r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", mp4.string(),
-                                       "-f", "null", "-"});
-  EXPECT_EQ(r.exit_code, 0) << mp4 << ": " << r.err;
-  EXPECT_EQ(r.err, "") << mp4;
-}
-
 // Chunks that were published (their .json is there) are complete and playable.
 size_t expect_published_chunks_intact(const fs::path& dir) {
-  const auto jsons = chunk_jsons(dir);
+  const auto jsons = published_files(dir, ".json");
   for (const fs::path& json : jsons) {
     nlohmann::json meta;
     EXPECT_NO_THROW(meta = read_json(json)) << json;

@@ -39,13 +39,11 @@ Stage StageClock::enter(Stage stage) {
 
 void StageClock::settle() {
   enter(current_);
-  int64_t own = 0;
-  for (size_t s = 0; s < cpu_ns_.size(); ++s) own += cpu_ns_[s] - other_ns_[s];
+  const int64_t own = total_cpu_ns() - other_threads_ns_;
   // Everything the process used that this thread did not: the other threads' share.
   const int64_t others = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - process_start_ns_ - own;
-  const size_t i = static_cast<size_t>(other_threads_);
-  cpu_ns_[i] += others - other_ns_[i];
-  other_ns_[i] = others;
+  cpu_ns_[static_cast<size_t>(other_threads_)] += others - other_threads_ns_;
+  other_threads_ns_ = others;
 }
 
 int64_t StageClock::total_cpu_ns() const {

@@ -100,29 +100,10 @@ class Render {
   std::string err_;
 };
 
-bool is_hidden(const fs::path& p) { return p.filename().string().front() == '.'; }
-
-std::vector<fs::path> visible_with_extension(const fs::path& dir, const std::string& ext) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ext && !is_hidden(e.path()) && e.path().filename() != "recording.json")
-      out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// Decodes with the ffmpeg command line, failing on the first error.
-void expect_plays_completely(const fs::path& mp4) {
-  const CommandResult r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", mp4.string(),
-                                       "-f", "null", "-"});
-  EXPECT_EQ(r.exit_code, 0) << mp4 << ": " << r.err;
-  EXPECT_EQ(r.err, "") << mp4;
-}
-
 // Every .json parses; every chunk with a .json has its .mp4 and it plays.
 int64_t check_published_chunks(const fs::path& dir) {
   int64_t frames = 0;
-  for (const fs::path& json : visible_with_extension(dir, ".json")) {
+  for (const fs::path& json : published_files(dir, ".json")) {
     nlohmann::json meta;
     EXPECT_NO_THROW(meta = read_json(json)) << json << " is half-written";
     const fs::path mp4 = dir / (json.stem().string() + ".mp4");
@@ -176,7 +157,7 @@ TEST_F(CrashKillTest, SigkillAtAnyMomentLosesAtMostTwoSecondsAndRecovers) {
     std::set<fs::path> seen;
     while (render.read_some(std::chrono::milliseconds(2))) {
       if (!fs::exists(out)) continue;
-      for (const fs::path& json : visible_with_extension(out, ".json")) {
+      for (const fs::path& json : published_files(out, ".json")) {
         if (seen.insert(json).second) switch_s.push_back(std::chrono::duration<double>(Clock::now() - start).count());
       }
     }
@@ -248,13 +229,13 @@ TEST_F(CrashKillTest, SigkillAtAnyMomentLosesAtMostTwoSecondsAndRecovers) {
     const bool finished = fs::exists(out / "recording.json");
 
     const CommandResult recover = run_command({CALLREC_BINARY, "recover", out.string()});
-    const bool anything = !visible_with_extension(out, ".mp4").empty() ||
+    const bool anything = !published_files(out, ".mp4").empty() ||
                           std::any_of(fs::directory_iterator(out), fs::directory_iterator(),
                                       [](const auto& e) { return e.path().extension() == ".part"; });
     if (recover.exit_code != 0) {
       // Nothing to recover: killed before the first period reached the muxer, or after
       // the recording was complete.
-      EXPECT_TRUE(finished || visible_with_extension(out, ".mp4").empty()) << recover.err;
+      EXPECT_TRUE(finished || published_files(out, ".mp4").empty()) << recover.err;
       EXPECT_NE(recover.err.find("nothing to recover") == std::string::npos &&
                     recover.err.find("not an interrupted recording") == std::string::npos,
                 true)

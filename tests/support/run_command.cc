@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +45,24 @@ CommandResult run_command(const std::vector<std::string>& argv) {
   std::filesystem::remove(out_tmpl);
   std::filesystem::remove(err_tmpl);
   return r;
+}
+
+bool is_hidden(const std::filesystem::path& p) { return p.filename().string().front() == '.'; }
+
+std::vector<std::filesystem::path> published_files(const std::filesystem::path& dir, const std::string& ext) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ext && !is_hidden(e.path()) && e.path().filename() != "recording.json")
+      out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void expect_plays_completely(const std::filesystem::path& mp4) {
+  const CommandResult r = run_command({"/usr/bin/ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", mp4.string(),
+                                       "-f", "null", "-"});
+  EXPECT_EQ(r.exit_code, 0) << mp4 << ": " << r.err;
+  EXPECT_EQ(r.err, "") << mp4;
 }
 
 }  // namespace callrec::testing

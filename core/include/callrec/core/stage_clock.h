@@ -36,7 +36,7 @@ class StageClock {
 
  private:
   std::array<int64_t, static_cast<size_t>(Stage::kCount)> cpu_ns_{};
-  std::array<int64_t, static_cast<size_t>(Stage::kCount)> other_ns_{};  // of cpu_ns_, from other threads
+  int64_t other_threads_ns_ = 0;  // of cpu_ns_[other_threads_], charged by settle()
   Stage other_threads_;
   Stage current_ = Stage::kEngine;
   int64_t last_ns_;
