@@ -73,13 +73,12 @@ struct RecordingWriter::Impl {
         audio_packet(av::make_packet()),
         next_start_estimate(config.recording_start_time) {}
 
-  // Opens the next chunk and writes its state file (for recover_recording). The
-  // state file of an ended chunk stays until that chunk is closed.
+  // Writes the next chunk's state file (for recover_recording), then opens the chunk:
+  // in that order, a crash in between leaves no temporary file that no state file
+  // names. The state file of an ended chunk stays until that chunk is closed.
   void open_chunk() {
     const std::string id = document_id(token, chunk_index);
     auto chunk = std::make_unique<OpenChunk>();
-    chunk->writer = std::make_unique<ChunkWriter>(config.out_dir / (id + ".mp4"), config.encoder,
-                                                  config.max_chunk_bytes, audio.context(), samples_written);
     chunk->index = chunk_index;
     chunk->start_frame = frames_written;
     OpenChunkState state;
@@ -90,9 +89,17 @@ struct RecordingWriter::Impl {
     state.estimated_start_time = next_start_estimate;
     state.participant_ids = last_participants;
     state.previous_chunks = summaries;
-    state.audio_priming_samples = chunk->writer->audio_priming_samples();
+    state.audio_priming_samples = samples_written - first_audio_packet_pts(samples_written);
     chunk->state_file = state_path(config.out_dir, id);
     write_state(chunk->state_file, state);
+    try {
+      chunk->writer = std::make_unique<ChunkWriter>(config.out_dir / (id + ".mp4"), config.encoder,
+                                                    config.max_chunk_bytes, audio.context(), samples_written);
+    } catch (...) {
+      std::error_code ignored;  // the chunk never started: nothing for a recovery to find
+      std::filesystem::remove(chunk->state_file, ignored);
+      throw;
+    }
     chunk->state = std::move(state);
     current = std::move(chunk);
     ++chunk_index;
@@ -158,23 +165,25 @@ struct RecordingWriter::Impl {
     annotator.chunk_written(metadata);
   }
 
-  // A copy of the caller's canvas (which it reuses) in a picture of our own.
-  av::FramePtr copy_picture(const AVFrame& canvas) {
-    av::FramePtr picture;
-    if (spare_pictures.empty()) {
-      picture = av::make_frame();
-      picture->format = canvas.format;
-      picture->width = canvas.width;
-      picture->height = canvas.height;
-      check_av(av_frame_get_buffer(picture.get(), 0), "muxer: allocating a picture");
+  // A pending period holding copies of the caller's canvas and audio (which it
+  // reuses), in buffers recycled from written periods.
+  PendingPeriod copy_period(const AVFrame& canvas, std::span<const float> samples) {
+    PendingPeriod period;
+    if (spare.empty()) {
+      period.picture = av::make_frame();
+      period.picture->format = canvas.format;
+      period.picture->width = canvas.width;
+      period.picture->height = canvas.height;
+      check_av(av_frame_get_buffer(period.picture.get(), 0), "muxer: allocating a picture");
     } else {
-      picture = std::move(spare_pictures.back());
-      spare_pictures.pop_back();
+      period = std::move(spare.back());
+      spare.pop_back();
       // Reallocates only if the encoder still held a reference (x264 copies on encode).
-      check_av(av_frame_make_writable(picture.get()), "muxer: making a picture writable");
+      check_av(av_frame_make_writable(period.picture.get()), "muxer: making a picture writable");
     }
-    check_av(av_frame_copy(picture.get(), &canvas), "muxer: copying the canvas");
-    return picture;
+    check_av(av_frame_copy(period.picture.get(), &canvas), "muxer: copying the canvas");
+    period.audio.assign(samples.begin(), samples.end());
+    return period;
   }
 
   // Queues the encode of `period`'s picture on the open chunk's encoder.
@@ -199,7 +208,7 @@ struct RecordingWriter::Impl {
       samples_written += static_cast<int64_t>(period.audio.size());
       ++frames_written;
       route_audio();
-      spare_pictures.push_back(std::move(period.picture));
+      spare.push_back(std::move(period));
       pending.pop_front();
     }
   }
@@ -253,7 +262,7 @@ struct RecordingWriter::Impl {
   bool failed = false;  // a storage/encoder error left the open chunk unusable
   std::deque<PendingPeriod> pending;              // oldest first
   std::deque<std::future<Packets>> jobs;          // on the open chunk's encoder, oldest first
-  std::vector<av::FramePtr> spare_pictures;       // of written periods, for reuse
+  std::vector<PendingPeriod> spare;               // written periods' buffers, for reuse
   // Last: destroyed first, so no job runs once the encoders and pictures go.
   SerialWorker<Packets> worker;
 };
@@ -276,7 +285,7 @@ void RecordingWriter::write_period(const AVFrame& video, std::span<const float> 
   check_canvas(video);
   try {
     if (!s.current) s.open_chunk();
-    s.pending.push_back(PendingPeriod{s.copy_picture(video), std::vector<float>(audio.begin(), audio.end())});
+    s.pending.push_back(s.copy_period(video, audio));
     s.submit_encode(s.pending.back());
     while (s.jobs.size() > kJobsAhead) s.take_job();
     s.current->writer->flush_fragments();

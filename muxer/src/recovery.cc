@@ -36,6 +36,20 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   }
 }
 
+// Temporaries a crash can leave behind that no state file accounts for: an atomic
+// write's ".<name>.tmp", a remux's ".<id>.mp4.tmp", a chunk's ".<id>.mp4.part" whose
+// state file never made it. Called once every state file has been dealt with.
+void remove_leftover_temporaries(const std::filesystem::path& out_dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> leftovers;
+  for (const auto& entry : std::filesystem::directory_iterator(out_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".") && (name.ends_with(".tmp") || name.ends_with(".mp4.part")))
+      leftovers.push_back(entry.path());
+  }
+  for (const auto& path : leftovers) remove_quietly(path);
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out_dir) {
@@ -45,7 +59,10 @@ std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out
     if (is_state_path(entry.path())) state_files.push_back(entry.path());
   }
   if (ec) throw Error(out_dir.string() + ": cannot list the output directory: " + ec.message());
-  if (state_files.empty()) return std::nullopt;
+  if (state_files.empty()) {
+    remove_leftover_temporaries(out_dir);
+    return std::nullopt;
+  }
 
   // Up to two chunks can be unfinished: the one taking periods and the one before it,
   // which ended but was still waiting for the last AAC packets of its audio. A state
@@ -123,6 +140,7 @@ std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out
     write_file_atomically(notification_path, notification->dump(2));
   }
   for (const auto& path : state_files) remove_quietly(path);
+  remove_leftover_temporaries(out_dir);
   return notification;
 }
 
