@@ -28,11 +28,14 @@ struct Entry {
 class CallRender {
  public:
   CallRender(const Manifest& manifest, const RenderOptions& options) : manifest_(manifest), options_(options) {
-    // Open every input before anything is written, so bad input fails cleanly.
+    // Open every input before anything is written, so bad input fails cleanly. Each is
+    // let go once checked and opened again when the render reaches it: a call through
+    // many files (a camera reconnecting every few minutes) holds only the ones in use.
     for (const Participant& part : manifest.participants) {
       for (const MediaEntry& m : part.media) {
         const std::string label = m.field + ".file \"" + m.file_as_written + "\"";
         inputs_.emplace_back(MediaInput(m.file, label, m.offset_ms * 1000));
+        inputs_.back().suspend();
       }
     }
   }
@@ -62,9 +65,6 @@ class CallRender {
         MediaInput& in = inputs_[next_input++];
         const SessionCore::InputId id =
             core.add_input(p, m.screen_share, in.offset_us(), in.has_audio(), in.has_video());
-        // Checked; opened again when the render reaches it. A call through many files
-        // (a camera reconnecting every few minutes) holds only the ones in use.
-        in.suspend();
         entries.push_back(Entry{std::move(in), id});
       }
     }

@@ -86,6 +86,14 @@ std::span<const float> Resampler::drain() {
   return tail;
 }
 
+void Resampler::release() {
+  swr_.reset();
+  input_rate_hz_ = 0;
+  input_format_ = AV_SAMPLE_FMT_NONE;
+  av_channel_layout_uninit(&input_layout_);
+  std::vector<float>().swap(out_);
+}
+
 int64_t Resampler::delay(int64_t time_base_den) const {
   return swr_ ? swr_get_delay(swr_.get(), time_base_den) : 0;
 }

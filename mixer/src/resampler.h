@@ -50,6 +50,9 @@ class Resampler {
   // Flushes the samples held back by the filter and resets the filter state, so the
   // next convert() starts a new, independent stretch of audio.
   std::span<const float> drain();
+  // Frees the context and its buffers (the filter tables are most of a source's memory);
+  // the next convert() needs configure() again. For a stream that has ended.
+  void release();
 
   // Held-back input, in units of 1/time_base_den seconds.
   int64_t delay(int64_t time_base_den) const;

@@ -335,5 +335,25 @@ TEST(AudioMixerTest, UnconvertibleFrameThrowsNamingTheSource) {
   }
 }
 
+// flush() lets the resampler go (a call through many files flushes one source per file);
+// a later push, even in another format, builds a new one and goes on where it should.
+TEST(AudioMixer, PushAfterFlushContinuesInAnyFormat) {
+  AudioMixer mixer;
+  const SourceId id = mixer.add_source("eve");
+  push_signal(mixer, id, 44100, kMono, AV_SAMPLE_FMT_FLT, 0, 44100, 1024, sine(1000, 0.25, 44100));
+  mixer.flush(id);
+  EXPECT_NEAR(static_cast<double>(mixer.buffered_until(id)), 16000.0, 1.0);
+  push_signal(mixer, id, 48000, kStereo, AV_SAMPLE_FMT_S16, 2'000'000, 48000, 960, sine(1000, 0.25, 48000));
+  mixer.flush(id);
+  EXPECT_NEAR(static_cast<double>(mixer.buffered_until(id)), 48000.0, 1.0);
+  const auto out = mix_until(mixer, 3 * kOutputRateHz);
+  EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 3200, 9600), 1000) / 0.25), 0.0, 0.2);
+  EXPECT_LT(goertzel_amplitude(window(out, 17600, 12800), 1000), 1e-4) << "the gap stays silent";
+  const auto onset = first_above(out, 30000, 34000, 0.125f);
+  ASSERT_TRUE(onset.has_value());
+  EXPECT_NEAR(static_cast<double>(*onset), 32000.0, 16.0);
+  EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 35200, 9600), 1000) / 0.25), 0.0, 0.2);
+}
+
 }  // namespace
 }  // namespace callrec::mixer
