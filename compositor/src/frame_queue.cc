@@ -46,11 +46,13 @@ void FrameQueue::push(const AVFrame& frame, MediaTime pts) {
   entries_.push_back(Entry{std::move(shell), pts, next_serial_++, starts_video});
 }
 
-void FrameQueue::end_video() {
+void FrameQueue::end_video(std::optional<MediaTime> last_frame_duration) {
   if (entries_.empty() || !entries_.back().frame) return;
   const MediaTime last = entries_.back().pts;
   MediaTime duration = timing_.default_frame_duration;
-  if (entries_.size() >= 2 && entries_[entries_.size() - 2].frame) {
+  if (last_frame_duration && last_frame_duration->us() > 0) {
+    duration = *last_frame_duration;
+  } else if (entries_.size() >= 2 && entries_[entries_.size() - 2].frame) {
     const MediaTime previous = entries_[entries_.size() - 2].pts;
     if (previous < last) duration = last - previous;
   }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "callrec/core/av.h"
@@ -29,8 +30,9 @@ class FrameQueue {
   FrameQueue(int max_frames, Timing timing);
 
   void push(const AVFrame& frame, MediaTime pts);
-  // The current video ended after its last pushed frame (+ its duration).
-  void end_video();
+  // The current video ended after its last pushed frame (+ its duration: the given one,
+  // or the spacing of the last two pushed frames, or the default).
+  void end_video(std::optional<MediaTime> last_frame_duration = std::nullopt);
   Selection select(MediaTime t);
   void clear();
   size_t size() const { return entries_.size(); }

@@ -371,7 +371,9 @@ void VideoCompositor::push_frame(ParticipantId id, const AVFrame& frame, MediaTi
   p.queue.push(frame, pts);
 }
 
-void VideoCompositor::end_video(ParticipantId id) { impl_->get(id, "ending a video").queue.end_video(); }
+void VideoCompositor::end_video(ParticipantId id, std::optional<MediaTime> last_frame_duration) {
+  impl_->get(id, "ending a video").queue.end_video(last_frame_duration);
+}
 
 void VideoCompositor::set_speaking(ParticipantId id, MediaTime at) {
   Impl::Participant& p = impl_->get(id, "noting a speaker");

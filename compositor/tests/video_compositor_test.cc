@@ -284,6 +284,18 @@ TEST(VideoCompositor, EndVideoShowsPlaceholderAfterTheLastFrame) {
   EXPECT_TRUE(has_colour(compositor.compose(ms(500)), 10, 540, colour_of(9)));
 }
 
+// A caller that pushes only the pictures that can be shown says how long the last one
+// lasts: the spacing of what it pushed is not the camera's frame spacing.
+TEST(VideoCompositor, EndVideoWithTheLastFramesDuration) {
+  VideoCompositor compositor;
+  const ParticipantId id = compositor.join("cam", "Cam");
+  compositor.push_frame(id, *solid(320, 180, colour_of(0)), ms(0));
+  compositor.push_frame(id, *solid(320, 180, colour_of(1)), ms(133));  // 33..100 ms were never pushed
+  compositor.end_video(id, ms(33));
+  EXPECT_TRUE(has_colour(compositor.compose(ms(125)), 10, 540, colour_of(1)));
+  EXPECT_TRUE(has_colour(compositor.compose(ms(250)), 10, 540, placeholder_colour("cam"), 0));  // ended at 166 ms
+}
+
 // Back-to-back files of one camera: the next file's first picture comes before the end
 // of the previous file's last picture. The tile goes straight on to it, never to the
 // placeholder, and the queue does not pile up behind the old end.

@@ -115,13 +115,37 @@ bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts)
   av::FramePtr copy = av::make_frame();
   check_av(av_frame_ref(copy.get(), &frame), "referencing a decoded picture");
   in.pending_video.emplace_back(std::move(copy), us);
+  if (in.last_video_us && us > *in.last_video_us) in.last_video_spacing_us = us - *in.last_video_us;
   in.last_video_us = us;
   // A picture followed by another at or before the next composed instant can never be
   // the nearest one: let it go now. Without this, skipping paused time (or a backend
   // pushing far ahead) queues every decoded picture until the next compose.
   const int64_t next_compose_us = next_call_us();
   while (in.pending_video.size() >= 2 && in.pending_video[1].second <= next_compose_us) in.pending_video.pop_front();
+  drop_unseen_picture(in, next_compose_us);
   return true;
+}
+
+// A picture is shown at the composed instants t nearer to it than to its neighbours:
+// after the midpoint with the one before, up to the midpoint with the one after (ties
+// keep the earlier picture, as FrameQueue::select does). Composed instants are
+// next_compose_us and then at least a period apart in call time (paused time only
+// widens the gaps), so a picture whose window lies strictly between the next instant
+// and the one a period later is never shown. With 30 fps cameras that is two or three
+// of every four pictures; letting them go as soon as the next one is decoded keeps the
+// decoders' picture pools small (the watermark decodes up to a period ahead).
+void SessionCore::drop_unseen_picture(Input& in, int64_t next_compose_us) {
+  auto& q = in.pending_video;
+  if (q.size() < 2) return;
+  const size_t candidate = q.size() - 2;
+  const std::optional<int64_t> before = candidate > 0 ? std::optional(q[candidate - 1].second) : in.handed_video_us;
+  if (!before) return;
+  const int64_t pts = q[candidate].second;
+  const int64_t after = q.back().second;
+  // Shown at t when 2t > before + pts and 2t <= pts + after (in doubled microseconds).
+  const bool shown_next = 2 * next_compose_us > *before + pts && 2 * next_compose_us <= pts + after;
+  const bool shown_later = 2 * (next_compose_us + kPeriodUs) <= pts + after;
+  if (!shown_next && !shown_later) q.erase(q.begin() + static_cast<std::ptrdiff_t>(candidate));
 }
 
 void SessionCore::end_audio(InputId input) { inputs_[input].audio_done = true; }
@@ -292,12 +316,18 @@ void SessionCore::update_presence(int64_t call_us, int64_t out_us) {
       continue;
     }
     if (!input_present(in, call_us) && in.start_us > call_us) continue;  // a later rejoin
-    while (!in.pending_video.empty()) {
+    // The compositor needs the pictures up to the first one at or after call_us to pick
+    // the nearest; later ones stay here, where drop_unseen_picture() can still let go of
+    // those that will never be shown.
+    while (!in.pending_video.empty() && !(in.handed_video_us && *in.handed_video_us >= call_us)) {
       compositor_.push_frame(*tile, *in.pending_video.front().first, MediaTime::from_us(in.pending_video.front().second));
+      in.handed_video_us = in.pending_video.front().second;
       in.pending_video.pop_front();
     }
-    if (in.has_video && in.video_done && !in.video_end_sent) {
-      compositor_.end_video(*tile);
+    if (in.has_video && in.video_done && !in.video_end_sent && in.pending_video.empty()) {
+      compositor_.end_video(*tile, in.last_video_spacing_us
+                                       ? std::optional(MediaTime::from_us(*in.last_video_spacing_us))
+                                       : std::nullopt);
       in.video_end_sent = true;
     }
   }

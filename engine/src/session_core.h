@@ -139,8 +139,10 @@ class SessionCore final : public muxer::ChunkAnnotator {
     bool audio_done = false;
     bool video_done = false;
     std::optional<int64_t> last_video_us;
+    std::optional<int64_t> last_video_spacing_us;  // between the last two decoded pictures
     // Decoded pictures not yet handed to the compositor (their tile is not on screen yet).
     std::deque<std::pair<av::FramePtr, int64_t>> pending_video;
+    std::optional<int64_t> handed_video_us;  // the last picture handed to the compositor
     bool video_end_sent = false;
   };
   struct Participant {
@@ -161,6 +163,7 @@ class SessionCore final : public muxer::ChunkAnnotator {
   bool input_present(const Input& in, int64_t call_us) const;
   void update_presence(int64_t call_us, int64_t out_us);
   void heard(ParticipantIndex p, int64_t at_us);
+  static void drop_unseen_picture(Input& in, int64_t next_compose_us);
   mixer::SourceId audio_source(Input& in);
 
   SessionCoreConfig config_;

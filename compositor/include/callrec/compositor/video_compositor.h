@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,8 +71,11 @@ class VideoCompositor {
   void push_frame(ParticipantId id, const AVFrame& frame, MediaTime pts);
   // No more frames are coming for this participant's current video (stream ended).
   // After its last frame it shows the placeholder (while still in the grid).
-  // A later push_frame starts a new video (rejoin with camera).
-  void end_video(ParticipantId id);
+  // A later push_frame starts a new video (rejoin with camera). The last frame lasts
+  // `last_frame_duration` if given (a caller that pushes only the frames that can be
+  // shown knows the spacing of the frames it decoded), else the spacing of the last two
+  // pushed frames, else default_frame_duration.
+  void end_video(ParticipantId id, std::optional<MediaTime> last_frame_duration = std::nullopt);
 
   // A screen share of `participant_id` starts. Its frames are pushed with push_frame
   // and ended with end_video()/leave() like any participant's. While a share is on
