@@ -249,7 +249,7 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
       media_entries += it->size();
       if (media_entries > ManifestLimits::kMaxMediaEntries)
         c.fail(path + ".media", "more than " + std::to_string(ManifestLimits::kMaxMediaEntries) +
-                                    " media files in the call (the limit of files open at once)");
+                                    " media files in the call");
       for (size_t j = 0; j < it->size(); ++j) {
         const std::string mpath = path + ".media[" + std::to_string(j) + "]";
         const json& e = (*it)[j];

@@ -97,6 +97,29 @@ TEST(Manifest, EveryBadInputNamesTheFieldOnOneLine) {
   }
 }
 
+// A day of a camera reconnecting every minute fits; past the file limits the manifest
+// is refused naming the participant's media.
+TEST(Manifest, MediaFileLimits) {
+  const auto call = [](int participants, int files_each) {
+    std::string text = R"({"callId": "c", "recordingStartTime": "2026-11-27T10:00:00Z", "participants": [)";
+    for (int p = 0; p < participants; ++p) {
+      text += std::string(p ? "," : "") + R"({"participantId": "p)" + std::to_string(p) + R"(", "media": [)";
+      for (int f = 0; f < files_each; ++f)
+        text += std::string(f ? "," : "") + R"({"file": "p.webm", "offsetMs": )" + std::to_string(f * 60000) + "}";
+      text += "]}";
+    }
+    return text + "]}";
+  };
+  EXPECT_EQ(error_of(call(2, ManifestLimits::kMaxMediaPerParticipant)), "");
+  EXPECT_NE(error_of(call(1, ManifestLimits::kMaxMediaPerParticipant + 1))
+                .find("participants[0].media: 1441 files exceed the limit of 1440 per participant"),
+            std::string::npos);
+  const int per_participant = ManifestLimits::kMaxMediaEntries / 4 + 1;
+  EXPECT_NE(error_of(call(4, per_participant)).find("participants[3].media: more than 4096 media files in the call"),
+            std::string::npos)
+      << error_of(call(4, per_participant));
+}
+
 TEST(Manifest, MissingFileIsNamed) {
   try {
     load_manifest("/nonexistent/call.json");

@@ -57,6 +57,7 @@ struct AudioMixer::Impl {
     double drift_error_samples = 0.0;   // smoothed control state, not a timestamp
     int64_t drift_closed_samples = 0;   // drift correction of finished segments
     std::unique_ptr<OpusPacketDecoder> opus;  // made on the first push_opus()
+    bool flushed = false;  // no push since flush(): its buffer goes once mixed
   };
 
   explicit Impl(MixerConfig c) : config(c) {
@@ -112,6 +113,7 @@ struct AudioMixer::Impl {
   void place(Source& s, const InputFormat& format, const uint8_t* const* data, int nb_samples,
              MediaTime start) {
     if (nb_samples <= 0) return;
+    s.flushed = false;
     if (s.resampler.format_changed(format)) {
       // Keep continuity across a format change: the old tail is flushed and the new
       // format continues where it ended.
@@ -225,6 +227,7 @@ void AudioMixer::flush(SourceId id) {
   // the input ended); the resampler starts afresh. Its context goes now: a call through
   // many files flushes a source per file, and each context is ~90 kB of filter tables.
   s.resampler.release();
+  s.flushed = true;
   const Segment& seg = *s.segment;
   s.segment = Segment{seg.start_index + seg.output_samples, seg.input_rate_hz, 0, 0};
 }
@@ -286,7 +289,12 @@ void AudioMixer::mix(std::span<float, kFrameSamples> out) {
   m.limiter.process(std::span<float>(m.bus.data(), kFrameSamples));
   std::copy_n(m.bus.data(), kFrameSamples, out.data());
   m.next_sample += kFrameSamples;
-  for (const auto& s : m.sources) s->buffer.advance_to(m.next_sample);
+  for (const auto& s : m.sources) {
+    s->buffer.advance_to(m.next_sample);
+    // An ended input's audio is all mixed: its buffer (64 kB or more) goes, so a call
+    // through many files does not keep one per file.
+    if (s->flushed && s->buffer.empty()) s->buffer.release();
+  }
 }
 
 SourceStats AudioMixer::stats(SourceId id) const { return impl_->source(id).stats; }

@@ -6,17 +6,15 @@
 
 namespace callrec::mixer {
 
-TimelineBuffer::TimelineBuffer(int64_t initial_capacity_samples) {
-  const auto capacity = std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(initial_capacity_samples, 1024)));
-  storage_.assign(capacity, 0.0f);
-  mask_ = static_cast<int64_t>(capacity) - 1;
-}
+TimelineBuffer::TimelineBuffer(int64_t initial_capacity_samples)
+    : initial_capacity_(
+          static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(std::max<int64_t>(initial_capacity_samples, 1024))))) {}
 
 void TimelineBuffer::reserve_until(int64_t end_index) {
   const int64_t needed = end_index - read_index_;
   if (needed <= capacity()) return;
   // Grow by doubling and copy the live interval into its new ring positions.
-  const auto new_capacity = std::bit_ceil(static_cast<uint64_t>(needed));
+  const auto new_capacity = std::bit_ceil(static_cast<uint64_t>(std::max(needed, initial_capacity_)));
   std::vector<float> grown(new_capacity, 0.0f);
   const int64_t new_mask = static_cast<int64_t>(new_capacity) - 1;
   for (int64_t i = read_index_; i < end_; ++i) {
@@ -53,6 +51,12 @@ int64_t TimelineBuffer::write(int64_t at_index, std::span<const float> samples) 
 void TimelineBuffer::advance_to(int64_t index) { read_index_ = std::max(read_index_, index); }
 
 void TimelineBuffer::clear() { end_ = read_index_; }
+
+void TimelineBuffer::release() {
+  if (!empty()) return;
+  std::vector<float>().swap(storage_);
+  mask_ = 0;
+}
 
 TimelineBuffer::Pieces TimelineBuffer::read(int64_t from, int64_t count) const {
   Pieces out;

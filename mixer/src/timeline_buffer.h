@@ -1,9 +1,10 @@
 // TimelineBuffer: one source's converted audio, addressed by call-timeline sample index.
 //
 // Holds 16 kHz mono float samples for the call-timeline interval [read_index(), end()).
-// Storage is a power-of-two ring that only grows (doubling, so growth is amortised over
-// pushes and never happens inside AudioMixer::mix()). Samples behind the mix position are
-// released by advance_to(); writes behind it are rejected as late.
+// Storage is a power-of-two ring, allocated by the first write, that grows by doubling (so
+// growth is amortised over pushes and never happens inside AudioMixer::mix()) and is freed
+// only by release(). Samples behind the mix position are released by advance_to(); writes
+// behind it are rejected as late.
 //
 // Threading: owned by one AudioMixer, used from its thread only.
 #pragma once
@@ -28,6 +29,9 @@ class TimelineBuffer {
 
   // Drops all buffered audio; end() becomes read_index().
   void clear();
+  // Frees the storage if nothing is buffered (positions are kept; a later write
+  // allocates again). For a source whose input has ended.
+  void release();
 
   int64_t read_index() const { return read_index_; }
   // One past the last written sample, or read_index() when nothing is buffered.
@@ -52,7 +56,8 @@ class TimelineBuffer {
   void reserve_until(int64_t end_index);
   float* at(int64_t index) { return &storage_[static_cast<size_t>(index & mask_)]; }
 
-  std::vector<float> storage_;
+  int64_t initial_capacity_;
+  std::vector<float> storage_;  // empty until the first write, and after release()
   int64_t mask_ = 0;
   int64_t read_index_ = 0;  // first index still held
   int64_t end_ = 0;         // one past the last written index (may lag read_index_)

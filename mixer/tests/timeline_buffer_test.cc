@@ -57,5 +57,26 @@ TEST(TimelineBufferTest, GapIsSilenceAndLateSamplesAreDropped) {
   EXPECT_EQ(b.read(30, 10).piece[0].offset, 5);
 }
 
+// Storage exists only while there is audio to hold: none before the first write, and
+// release() of a drained buffer frees it without losing the timeline position.
+TEST(TimelineBufferTest, StorageIsAllocatedByWritesAndFreedByRelease) {
+  TimelineBuffer b(4096);
+  EXPECT_EQ(b.capacity(), 0);
+  std::vector<float> ones(100, 1.0f);
+  b.write(1000, ones);
+  EXPECT_EQ(b.capacity(), 4096);
+  b.release();  // still holds samples: kept
+  EXPECT_EQ(b.capacity(), 4096);
+  b.advance_to(1100);
+  b.release();
+  EXPECT_EQ(b.capacity(), 0);
+  EXPECT_EQ(b.end(), 1100);
+  EXPECT_EQ(b.write(1100, ones), 0);
+  EXPECT_EQ(b.capacity(), 4096);
+  EXPECT_EQ(b.end(), 1200);
+  const auto got = gather(b, 1100, 100);
+  for (float v : got) EXPECT_EQ(v, 1.0f);
+}
+
 }  // namespace
 }  // namespace callrec::mixer

@@ -49,8 +49,11 @@ struct ManifestLimits {
   static constexpr uint64_t kMaxManifestBytes = 4 << 20;
   static constexpr int kMaxJsonDepth = 32;
   static constexpr size_t kMaxParticipants = 256;
-  static constexpr size_t kMaxMediaPerParticipant = 64;
-  static constexpr size_t kMaxMediaEntries = 256;  // files open at once, over all participants
+  // A camera reconnecting every minute for a day. Files are opened one at a time to be
+  // checked, then only while the render is inside them, so these bound the manifest's
+  // size and the time spent checking it, not open files.
+  static constexpr size_t kMaxMediaPerParticipant = 1440;
+  static constexpr size_t kMaxMediaEntries = 4096;
   static constexpr size_t kMaxTimelineActions = 10000;
   static constexpr size_t kMaxStringBytes = 1024;  // ids, names, file names
   // offsetMs and atMs: a call lasts at most 24 hours.
