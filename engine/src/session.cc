@@ -274,6 +274,7 @@ Session::Started Session::start(std::string_view operation_context) {
       .call_epoch = wall_start,
       .mixer = {.max_talkers = d.config.max_talkers, .drift_correction = true},
       .drop_late_video = true,
+      .timeline_may_change = true,
       .on_chunk_written =
           [&d](const nlohmann::json& metadata) {
             SessionEvent e{SessionEventKind::kChunkFinished};

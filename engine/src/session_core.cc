@@ -134,9 +134,13 @@ bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts)
 // and the one a period later is never shown. With 30 fps cameras that is two or three
 // of every four pictures; letting them go as soon as the next one is decoded keeps the
 // decoders' picture pools small (the watermark decodes up to a period ahead).
-void SessionCore::drop_unseen_picture(Input& in, int64_t next_compose_us) {
+// Live, a pause placed at the next instant itself (possible until its audio is mixed)
+// moves composing to wherever the resume comes, possibly less than a period later: then
+// nothing is dropped here.
+void SessionCore::drop_unseen_picture(Input& in, int64_t next_compose_us) const {
   auto& q = in.pending_video;
   if (q.size() < 2) return;
+  if (config_.timeline_may_change && mixed_until_us() <= next_compose_us) return;
   const size_t candidate = q.size() - 2;
   const std::optional<int64_t> before = candidate > 0 ? std::optional(q[candidate - 1].second) : in.handed_video_us;
   if (!before) return;

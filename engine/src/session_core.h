@@ -49,6 +49,9 @@ struct SessionCoreConfig {
   // Live: pictures older than the last composed time, or out of order, are dropped and
   // counted. Offline files are taken as they are.
   bool drop_late_video = false;
+  // Live: pause/resume are applied to the timeline while recording (at or after what
+  // was mixed), so the next composed instant is not final until its audio is mixed.
+  bool timeline_may_change = false;
   // Called after each chunk's .mp4 and .json are in place, with the metadata written.
   std::function<void(const nlohmann::json&)> on_chunk_written;
   // Media problems survived so far, one line each (added to every chunk's metadata).
@@ -163,7 +166,7 @@ class SessionCore final : public muxer::ChunkAnnotator {
   bool input_present(const Input& in, int64_t call_us) const;
   void update_presence(int64_t call_us, int64_t out_us);
   void heard(ParticipantIndex p, int64_t at_us);
-  static void drop_unseen_picture(Input& in, int64_t next_compose_us);
+  void drop_unseen_picture(Input& in, int64_t next_compose_us) const;
   mixer::SourceId audio_source(Input& in);
 
   SessionCoreConfig config_;

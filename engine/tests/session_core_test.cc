@@ -78,5 +78,26 @@ TEST(SessionCore, PicturesThatCanNeverBeShownAreLetGoAsTheNextArrives) {
   std::filesystem::remove_all(dir);
 }
 
+// Live, a pause can still be placed at the next composed instant until its audio is
+// mixed, and a quick resume would compose next at any time after it: until then, no
+// picture after the instant is let go.
+TEST(SessionCore, LiveKeepsPicturesWhileAPauseCanStillMoveTheNextInstant) {
+  const auto dir = std::filesystem::temp_directory_path() / ("callrec-session-core-live-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  SessionCoreConfig config{.recording = {.out_dir = dir, .call_id = "core-test", .recording_id = "r"},
+                           .timeline_may_change = true};
+  {
+    SessionCore core(std::move(config), RecordTimeline({}));
+    const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, 0, false, true);
+    std::vector<av::FramePtr> pushed;
+    for (int k = 0; k < 4; ++k) {  // 0, 33, 66, 100 ms: the middle two lie between instants 0 and 125 ms
+      pushed.push_back(grey_picture());
+      ASSERT_TRUE(core.push_video(input, *pushed.back(), MediaTime::from_us(int64_t{k} * 1'000'000 / 30)));
+    }
+    for (const av::FramePtr& f : pushed) EXPECT_GT(av_buffer_get_ref_count(f->buf[0]), 1);
+  }  // nothing was recorded: the core goes without finishing
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace callrec::engine
