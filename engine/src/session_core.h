@@ -143,7 +143,8 @@ class SessionCore final : public muxer::ChunkAnnotator {
     bool video_done = false;
     std::optional<int64_t> last_video_us;
     std::optional<int64_t> last_video_spacing_us;  // between the last two decoded pictures
-    // Decoded pictures not yet handed to the compositor (their tile is not on screen yet).
+    // Decoded pictures not yet handed to the compositor: their tile is not on screen yet,
+    // or they lie after the next composed instant (see drop_unseen_picture()).
     std::deque<std::pair<av::FramePtr, int64_t>> pending_video;
     std::optional<int64_t> handed_video_us;  // the last picture handed to the compositor
     bool video_end_sent = false;
