@@ -117,28 +117,28 @@ bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts)
   in.pending_video.emplace_back(std::move(copy), us);
   if (in.last_video_us && us > *in.last_video_us) in.last_video_spacing_us = us - *in.last_video_us;
   in.last_video_us = us;
-  // A picture followed by another at or before the next composed instant can never be
-  // the nearest one: let it go now. Without this, skipping paused time (or a backend
-  // pushing far ahead) queues every decoded picture until the next compose.
-  const int64_t next_compose_us = next_call_us();
-  while (in.pending_video.size() >= 2 && in.pending_video[1].second <= next_compose_us) in.pending_video.pop_front();
-  drop_unseen_picture(in, next_compose_us);
+  drop_unseen_pictures(in);
   return true;
 }
 
+// Lets go of waiting pictures that can never be shown, as soon as the one after them is
+// decoded. Without this, skipping paused time (or a backend pushing far ahead) queues
+// every decoded picture, and the file driver, which decodes up to a period ahead, keeps
+// four or five per 30 fps camera; each pins a buffer of its decoder's picture pool.
+//
 // A picture is shown at the composed instants t nearer to it than to its neighbours:
 // after the midpoint with the one before, up to the midpoint with the one after (ties
-// keep the earlier picture, as FrameQueue::select does). Composed instants are
-// next_compose_us and then at least a period apart in call time (paused time only
-// widens the gaps), so a picture whose window lies strictly between the next instant
-// and the one a period later is never shown. With 30 fps cameras that is two or three
-// of every four pictures; letting them go as soon as the next one is decoded keeps the
-// decoders' picture pools small (the watermark decodes up to a period ahead).
-// Live, a pause placed at the next instant itself (possible until its audio is mixed)
-// moves composing to wherever the resume comes, possibly less than a period later: then
-// nothing is dropped here.
-void SessionCore::drop_unseen_picture(Input& in, int64_t next_compose_us) const {
+// keep the earlier picture, as FrameQueue::select does). Composed instants are the next
+// one and then at least a period apart in call time (paused time only widens the gaps).
+// So a picture is never shown if the one after it is at or before the next instant, or
+// if its window lies strictly between the next instant and the one a period later (two
+// or three of every four pictures of a 30 fps camera). Live, a pause placed at the next
+// instant itself (possible until its audio is mixed) moves composing to wherever the
+// resume comes, possibly less than a period later: until then only the first rule holds.
+void SessionCore::drop_unseen_pictures(Input& in) const {
   auto& q = in.pending_video;
+  const int64_t next_compose_us = next_call_us();
+  while (q.size() >= 2 && q[1].second <= next_compose_us) q.pop_front();
   if (q.size() < 2) return;
   if (config_.timeline_may_change && mixed_until_us() <= next_compose_us) return;
   const size_t candidate = q.size() - 2;
@@ -321,7 +321,7 @@ void SessionCore::update_presence(int64_t call_us, int64_t out_us) {
     }
     if (!input_present(in, call_us) && in.start_us > call_us) continue;  // a later rejoin
     // The compositor needs the pictures up to the first one at or after call_us to pick
-    // the nearest; later ones stay here, where drop_unseen_picture() can still let go of
+    // the nearest; later ones stay here, where drop_unseen_pictures() can still let go of
     // those that will never be shown.
     while (!in.pending_video.empty() && !(in.handed_video_us && *in.handed_video_us >= call_us)) {
       compositor_.push_frame(*tile, *in.pending_video.front().first, MediaTime::from_us(in.pending_video.front().second));

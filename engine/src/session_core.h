@@ -144,7 +144,7 @@ class SessionCore final : public muxer::ChunkAnnotator {
     std::optional<int64_t> last_video_us;
     std::optional<int64_t> last_video_spacing_us;  // between the last two decoded pictures
     // Decoded pictures not yet handed to the compositor: their tile is not on screen yet,
-    // or they lie after the next composed instant (see drop_unseen_picture()).
+    // or they lie after the next composed instant (see drop_unseen_pictures()).
     std::deque<std::pair<av::FramePtr, int64_t>> pending_video;
     std::optional<int64_t> handed_video_us;  // the last picture handed to the compositor
     bool video_end_sent = false;
@@ -167,7 +167,7 @@ class SessionCore final : public muxer::ChunkAnnotator {
   bool input_present(const Input& in, int64_t call_us) const;
   void update_presence(int64_t call_us, int64_t out_us);
   void heard(ParticipantIndex p, int64_t at_us);
-  void drop_unseen_picture(Input& in, int64_t next_compose_us) const;
+  void drop_unseen_pictures(Input& in) const;
   mixer::SourceId audio_source(Input& in);
 
   SessionCoreConfig config_;

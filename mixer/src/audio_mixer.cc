@@ -57,7 +57,6 @@ struct AudioMixer::Impl {
     double drift_error_samples = 0.0;   // smoothed control state, not a timestamp
     int64_t drift_closed_samples = 0;   // drift correction of finished segments
     std::unique_ptr<OpusPacketDecoder> opus;  // made on the first push_opus()
-    bool flushed = false;  // no push since flush(): its buffer goes once mixed
   };
 
   explicit Impl(MixerConfig c) : config(c) {
@@ -113,7 +112,6 @@ struct AudioMixer::Impl {
   void place(Source& s, const InputFormat& format, const uint8_t* const* data, int nb_samples,
              MediaTime start) {
     if (nb_samples <= 0) return;
-    s.flushed = false;
     if (s.resampler.format_changed(format)) {
       // Keep continuity across a format change: the old tail is flushed and the new
       // format continues where it ended.
@@ -227,7 +225,6 @@ void AudioMixer::flush(SourceId id) {
   // the input ended); the resampler starts afresh. Its context goes now: a call through
   // many files flushes a source per file, and each context is ~90 kB of filter tables.
   s.resampler.release();
-  s.flushed = true;
   const Segment& seg = *s.segment;
   s.segment = Segment{seg.start_index + seg.output_samples, seg.input_rate_hz, 0, 0};
 }
@@ -291,9 +288,10 @@ void AudioMixer::mix(std::span<float, kFrameSamples> out) {
   m.next_sample += kFrameSamples;
   for (const auto& s : m.sources) {
     s->buffer.advance_to(m.next_sample);
-    // An ended input's audio is all mixed: its buffer (64 kB or more) goes, so a call
-    // through many files does not keep one per file.
-    if (s->flushed && s->buffer.empty()) s->buffer.release();
+    // No resampler: nothing pushed since flush() (or ever). Once such a source's audio is
+    // all mixed its buffer (64 kB or more) goes, so a call through many files does not
+    // keep one per file; release() is a no-op when there is no storage.
+    if (!s->resampler.configured() && s->buffer.empty()) s->buffer.release();
   }
 }
 

@@ -53,7 +53,7 @@ void TimelineBuffer::advance_to(int64_t index) { read_index_ = std::max(read_ind
 void TimelineBuffer::clear() { end_ = read_index_; }
 
 void TimelineBuffer::release() {
-  if (!empty()) return;
+  if (storage_.empty() || !empty()) return;
   std::vector<float>().swap(storage_);
   mask_ = 0;
 }

@@ -56,6 +56,11 @@ uint64_t max_moov_bytes(int64_t video_samples, int64_t audio_samples, uint64_t m
 // The pts of the first AAC packet a chunk starting at recording sample `start_sample`
 // holds: the packet before the one that decodes `start_sample`.
 int64_t first_audio_packet_pts(int64_t start_sample);
+// Samples of that packet (and the one after it) before `start_sample`: what the chunk's
+// edit list skips.
+inline int64_t audio_priming_samples(int64_t start_sample) {
+  return start_sample - first_audio_packet_pts(start_sample);
+}
 
 class ChunkWriter {
  public:
@@ -99,7 +104,7 @@ class ChunkWriter {
   int64_t start_sample() const { return start_sample_; }
   // Samples before start_sample the fragmented file holds (the priming), i.e. how far
   // its audio is shifted; recover_recording() needs it.
-  int64_t audio_priming_samples() const { return start_sample_ - first_audio_pts_; }
+  int64_t audio_priming_samples() const { return muxer::audio_priming_samples(start_sample_); }
   // The fragmented file being written (what a crash leaves behind).
   const std::filesystem::path& temp_path() const { return temp_path_; }
   std::filesystem::path remux_temp_path() const;

@@ -89,7 +89,7 @@ struct RecordingWriter::Impl {
     state.estimated_start_time = next_start_estimate;
     state.participant_ids = last_participants;
     state.previous_chunks = summaries;
-    state.audio_priming_samples = samples_written - first_audio_packet_pts(samples_written);
+    state.audio_priming_samples = audio_priming_samples(samples_written);
     chunk->state_file = state_path(config.out_dir, id);
     write_state(chunk->state_file, state);
     try {
