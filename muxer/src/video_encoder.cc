@@ -85,10 +85,18 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
   c.thread_count = 1;
   options.set("profile", "high");
   check_av(avcodec_open2(&c, codec, options.address()), what_ + ": opening the H.264 encoder");
+  if (settings.video_reuse_weighting) {
+    // x264's macroblock-tree strength at its default qcomp (0.6) is 5 * (1 - qcomp) = 2;
+    // beside x264's own tree (a lookahead) the estimate only tops up what a short
+    // lookahead cannot see (measured: docs/performance.md).
+    const double strength = settings.video_lookahead_frames == 0 ? 2.0 : 1.0;
+    reuse_weighting_ = std::make_unique<ReuseWeighting>(kVideoWidth, kVideoHeight, strength);
+  }
 }
 
 Packets VideoEncoder::encode(AVFrame& picture) {
   check_canvas(picture);
+  if (reuse_weighting_) reuse_weighting_->annotate(picture);
   picture.pts = frames_sent_;
   picture.pict_type = AV_PICTURE_TYPE_NONE;
   send_frame(*context_, &picture, what_);

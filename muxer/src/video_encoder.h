@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "callrec/core/av.h"
 #include "encoder_loop.h"
+#include "reuse_weighting.h"
 #include "callrec/muxer/recording_writer.h"
 
 namespace callrec::muxer {
@@ -28,7 +30,8 @@ class VideoEncoder {
   // Encodes `picture` (1920x1080 yuv420p) with pts = frames sent so far and returns the
   // packets the encoder has ready: one for this picture with zerolatency, or with a
   // lookahead none at first and then one per picture, `lookahead` pictures late.
-  // Sets picture.pts. x264 copies the picture: the caller may reuse it once this returns.
+  // Sets picture.pts and replaces its quantizer offsets (region-of-interest side data).
+  // x264 copies the picture: the caller may reuse it once this returns.
   Packets encode(AVFrame& picture);
   // No more pictures: returns the packets still inside the encoder.
   Packets flush();
@@ -39,6 +42,7 @@ class VideoEncoder {
 
   std::string what_;
   av::CodecContextPtr context_;
+  std::unique_ptr<ReuseWeighting> reuse_weighting_;  // null when the settings turn it off
   int64_t frames_sent_ = 0;
 };
 

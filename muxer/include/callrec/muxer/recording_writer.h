@@ -56,6 +56,12 @@ struct EncoderSettings {
   // 9 MB of memory per picture and that many periods (125 ms each) of delay before a
   // period reaches the file. See docs/performance.md.
   int video_lookahead_frames = 0;
+  // Weight each macroblock's quantizer by how much the following pictures are likely to
+  // reuse it, judged from the pictures before (the still background of a grid is coded
+  // well once, then reused): +0.4 dB PSNR on talking heads without a lookahead, at no
+  // memory and little CPU. With a lookahead x264's own macroblock tree does this, and
+  // the estimate is given half the weight. See docs/performance.md.
+  bool video_reuse_weighting = true;
 };
 
 struct PauseInterval {

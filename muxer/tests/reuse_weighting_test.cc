@@ -1,0 +1,217 @@
+#include "reuse_weighting.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+
+#include <gtest/gtest.h>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/frame.h>
+}
+
+#include "callrec/core/av.h"
+#include "callrec/core/error.h"
+#include "video_encoder.h"
+
+namespace callrec::muxer {
+namespace {
+
+const int kQuietLibav = [] {
+  av_log_set_level(AV_LOG_ERROR);
+  return 0;
+}();
+
+constexpr int kMbColumns = kVideoWidth / 16;
+constexpr int kMbRows = (kVideoHeight + 15) / 16;
+
+// A conference-like picture sequence: a still, detailed background (random grey per
+// 4x4 block), +-2 sensor noise on every sample of every picture, and a 256x256 "face"
+// at (512, 256) whose content is new in every picture.
+class GridSource {
+ public:
+  GridSource() : picture_(av::make_frame()), random_(7) {
+    picture_->format = AV_PIX_FMT_YUV420P;
+    picture_->width = kVideoWidth;
+    picture_->height = kVideoHeight;
+    check_av(av_frame_get_buffer(picture_.get(), 0), "test picture");
+    background_.resize(static_cast<size_t>(kVideoWidth / 4) * (kVideoHeight / 4));
+    std::uniform_int_distribution<int> grey(40, 215);
+    for (auto& v : background_) v = static_cast<uint8_t>(grey(random_));
+  }
+
+  static bool in_face(int x, int y) { return x >= 512 && x < 768 && y >= 256 && y < 512; }
+
+  AVFrame& next() {
+    check_av(av_frame_make_writable(picture_.get()), "test picture writable");
+    std::uniform_int_distribution<int> noise(-2, 2);
+    std::uniform_int_distribution<int> face(30, 225);
+    for (int y = 0; y < kVideoHeight; ++y) {
+      uint8_t* row = picture_->data[0] + static_cast<ptrdiff_t>(y) * picture_->linesize[0];
+      for (int x = 0; x < kVideoWidth; ++x) {
+        const int base = in_face(x, y) ? face(random_)
+                                       : background_[static_cast<size_t>(y / 4) * (kVideoWidth / 4) + x / 4];
+        row[x] = static_cast<uint8_t>(std::clamp(base + noise(random_), 0, 255));
+      }
+    }
+    for (int plane = 1; plane < 3; ++plane) {
+      for (int y = 0; y < kVideoHeight / 2; ++y) {
+        std::fill_n(picture_->data[plane] + static_cast<ptrdiff_t>(y) * picture_->linesize[plane], kVideoWidth / 2, 128);
+      }
+    }
+    return *picture_;
+  }
+
+ private:
+  av::FramePtr picture_;
+  std::mt19937 random_;
+  std::vector<uint8_t> background_;
+};
+
+float offset_at(const ReuseWeighting& weighting, int mbx, int mby) {
+  return weighting.offsets()[static_cast<size_t>(mby) * weighting.macroblock_columns() + mbx];
+}
+
+TEST(ReuseWeighting, StillBlocksGetLowerQuantizersThanChangingOnes) {
+  GridSource source;
+  ReuseWeighting weighting(kVideoWidth, kVideoHeight, 2.0);
+
+  AVFrame& first = source.next();
+  weighting.annotate(first);
+  EXPECT_EQ(av_frame_get_side_data(&first, AV_FRAME_DATA_REGIONS_OF_INTEREST), nullptr)
+      << "nothing to compare the first picture with";
+
+  for (int k = 1; k < 6; ++k) {
+    AVFrame& picture = source.next();
+    weighting.annotate(picture);
+    const AVFrameSideData* side = av_frame_get_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST);
+    ASSERT_NE(side, nullptr);
+    ASSERT_EQ(side->size, sizeof(AVRegionOfInterest) * kMbColumns * kMbRows);
+    ASSERT_EQ(av_frame_get_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST), side) << "one set, replaced";
+    // The regions tile the picture in macroblocks and carry offsets() in libx264's units
+    // (a fraction of its 51-step QP range).
+    const auto* regions = reinterpret_cast<const AVRegionOfInterest*>(side->data);
+    const AVRegionOfInterest& last = regions[kMbColumns * kMbRows - 1];
+    EXPECT_EQ(last.left, kVideoWidth - 16);
+    EXPECT_EQ(last.right, kVideoWidth);
+    EXPECT_EQ(last.top, (kMbRows - 1) * 16);
+    EXPECT_EQ(last.bottom, kVideoHeight);
+    const AVRegionOfInterest& sample = regions[20 * kMbColumns + 100];
+    EXPECT_EQ(sample.top, 20 * 16);
+    EXPECT_EQ(sample.left, 100 * 16);
+    EXPECT_NEAR(av_q2d(sample.qoffset) * 51, offset_at(weighting, 100, 20), 0.01);
+  }
+
+  // The background: reused almost whole by every picture (only the noise changes), so
+  // close to the macroblock tree's offset for a block reused over the whole horizon:
+  // -2 * log2(1 + 10) = -6.9. The face, new in every picture: close to 0.
+  for (int mby : {2, 20, kMbRows - 1}) {
+    for (int mbx : {1, 60, kMbColumns - 1}) {
+      EXPECT_LT(offset_at(weighting, mbx, mby), -4.5) << "background block " << mbx << "," << mby;
+    }
+  }
+  for (int mby = 256 / 16; mby < 512 / 16; mby += 5) {
+    for (int mbx = 512 / 16; mbx < 768 / 16; mbx += 5) {
+      EXPECT_GT(offset_at(weighting, mbx, mby), -1.0) << "face block " << mbx << "," << mby;
+    }
+  }
+}
+
+TEST(ReuseWeighting, RejectsAPictureOfAnotherSize) {
+  ReuseWeighting weighting(kVideoWidth, kVideoHeight, 2.0);
+  av::FramePtr small = av::make_frame();
+  small->format = AV_PIX_FMT_YUV420P;
+  small->width = 640;
+  small->height = 360;
+  check_av(av_frame_get_buffer(small.get(), 0), "small picture");
+  EXPECT_THROW(weighting.annotate(*small), Error);
+}
+
+// PSNR of the luma of the decoded pictures against the source's, and bytes written.
+struct EncodeResult {
+  double psnr_db = 0;
+  double background_psnr_db = 0;
+  int64_t bytes = 0;
+};
+
+EncodeResult encode_grid(bool reuse_weighting, int pictures) {
+  EncoderSettings settings;
+  settings.video_reuse_weighting = reuse_weighting;
+  VideoEncoder encoder(settings, "test encoder");
+
+  const AVCodec* h264 = avcodec_find_decoder(AV_CODEC_ID_H264);
+  av::CodecContextPtr decoder(avcodec_alloc_context3(h264));
+  decoder->thread_count = 1;
+  const AVCodecContext& encoded = encoder.context();  // SPS/PPS are in its extradata (MP4 style)
+  decoder->extradata = static_cast<uint8_t*>(av_mallocz(encoded.extradata_size + AV_INPUT_BUFFER_PADDING_SIZE));
+  std::copy_n(encoded.extradata, encoded.extradata_size, decoder->extradata);
+  decoder->extradata_size = encoded.extradata_size;
+  check_av(avcodec_open2(decoder.get(), h264, nullptr), "test decoder");
+  av::FramePtr decoded = av::make_frame();
+
+  GridSource source;
+  std::vector<std::vector<uint8_t>> sources;
+  EncodeResult result;
+  double squared_error = 0, background_squared_error = 0;
+  int64_t samples = 0, background_samples = 0;
+  size_t next_compared = 0;
+  auto take = [&](const Packets& packets) {
+    for (const auto& packet : packets) {
+      result.bytes += packet->size;
+      check_av(avcodec_send_packet(decoder.get(), packet.get()), "test decode");
+      while (avcodec_receive_frame(decoder.get(), decoded.get()) == 0) {
+        const std::vector<uint8_t>& luma = sources.at(next_compared++);
+        for (int y = 0; y < kVideoHeight; ++y) {
+          const uint8_t* row = decoded->data[0] + static_cast<ptrdiff_t>(y) * decoded->linesize[0];
+          for (int x = 0; x < kVideoWidth; ++x) {
+            const double d = row[x] - luma[static_cast<size_t>(y) * kVideoWidth + x];
+            squared_error += d * d;
+            ++samples;
+            if (!GridSource::in_face(x, y)) {
+              background_squared_error += d * d;
+              ++background_samples;
+            }
+          }
+        }
+      }
+    }
+  };
+  for (int k = 0; k < pictures; ++k) {
+    AVFrame& picture = source.next();
+    std::vector<uint8_t> luma(static_cast<size_t>(kVideoWidth) * kVideoHeight);
+    for (int y = 0; y < kVideoHeight; ++y) {
+      std::copy_n(picture.data[0] + static_cast<ptrdiff_t>(y) * picture.linesize[0], kVideoWidth,
+                  &luma[static_cast<size_t>(y) * kVideoWidth]);
+    }
+    sources.push_back(std::move(luma));
+    take(encoder.encode(picture));
+  }
+  take(encoder.flush());
+  check_av(avcodec_send_packet(decoder.get(), nullptr), "test decode flush");
+  take({});
+  EXPECT_EQ(next_compared, sources.size());
+  auto psnr = [](double sse, int64_t n) { return 10 * std::log10(255.0 * 255.0 * n / sse); };
+  result.psnr_db = psnr(squared_error, samples);
+  result.background_psnr_db = psnr(background_squared_error, background_samples);
+  return result;
+}
+
+// What it is for: at the same bit rate, the still background is coded better (once, then
+// reused) instead of being coded over and over with the noise, and the picture as a
+// whole gains.
+TEST(ReuseWeighting, RaisesPictureQualityAtTheSameBitRate) {
+  constexpr int kPictures = 24;
+  const EncodeResult without = encode_grid(false, kPictures);
+  const EncodeResult with = encode_grid(true, kPictures);
+  std::printf("without: %.2f dB (background %.2f), %lld bytes; with: %.2f dB (background %.2f), %lld bytes\n",
+              without.psnr_db, without.background_psnr_db, static_cast<long long>(without.bytes), with.psnr_db,
+              with.background_psnr_db, static_cast<long long>(with.bytes));
+  EXPECT_NEAR(static_cast<double>(with.bytes) / without.bytes, 1.0, 0.1) << "the rate control keeps the bit rate";
+  EXPECT_GT(with.background_psnr_db, without.background_psnr_db + 0.3);
+  EXPECT_GT(with.psnr_db, without.psnr_db + 0.2);
+}
+
+}  // namespace
+}  // namespace callrec::muxer
