@@ -103,6 +103,9 @@ CommandRunner add_render_command(CLI::App& app) {
                      "H.264 rate-control lookahead in pictures (0: zerolatency)")
       ->check(CLI::Range(0, 16))
       ->capture_default_str();
+  render->add_option("--keyframe-interval", o->encoder.keyframe_interval_s, "Longest time between keyframes, in s")
+      ->check(CLI::Range(1, 60))
+      ->capture_default_str();
   render->add_option("--video-reuse-weighting", o->encoder.video_reuse_weighting,
                      "Code the blocks later pictures reuse (a still background) better: on or off")
       ->capture_default_str();

@@ -14,10 +14,7 @@ extern "C" {
 namespace callrec::muxer {
 namespace {
 
-// Keyframe interval: 4 s. A viewer seeking in a downloaded chunk lands at most 4 s
-// from the wanted point, while at 8 fps a longer GOP would save little: most of the
-// bits of conferencing content go to the few frames where someone moves.
-constexpr int kKeyframeIntervalFrames = 4 * kFrameRate;
+constexpr int kMaxKeyframeIntervalS = 60;
 
 // Each picture of lookahead is about 9 MB inside x264 and 125 ms more between a period
 // and the file; past 2 s the macroblock tree gains nothing measurable at 8 fps.
@@ -39,6 +36,10 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
     throw Error(what_ + ": video lookahead must be 0 to " + std::to_string(kMaxLookaheadFrames) + " pictures, got " +
                 std::to_string(settings.video_lookahead_frames));
   }
+  if (settings.keyframe_interval_s < 1 || settings.keyframe_interval_s > kMaxKeyframeIntervalS) {
+    throw Error(what_ + ": keyframe interval must be 1 to " + std::to_string(kMaxKeyframeIntervalS) + " s, got " +
+                std::to_string(settings.keyframe_interval_s));
+  }
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (codec == nullptr) throw Error(what_ + ": libavcodec was built without libx264");
   context_.reset(avcodec_alloc_context3(codec));
@@ -51,7 +52,7 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
   c.time_base = AVRational{kVideoTimeBase.num, kVideoTimeBase.den};
   c.framerate = AVRational{kFrameRate, 1};
   c.sample_aspect_ratio = AVRational{1, 1};
-  c.gop_size = kKeyframeIntervalFrames;
+  c.gop_size = settings.keyframe_interval_s * kFrameRate;
   c.keyint_min = kFrameRate;  // scene cuts (a layout change) may start a GOP early
   // ABR with a VBV cap: the average follows the configured rate (which is what the
   // metadata promises and what the chunk budget plans with), and VBV bounds the burst

@@ -62,6 +62,12 @@ struct EncoderSettings {
   // memory and little CPU. With a lookahead x264's own macroblock tree does this, and
   // the estimate is given half the weight. See docs/performance.md.
   bool video_reuse_weighting = true;
+  // Longest stretch between H.264 keyframes, in seconds (1 to 60). Every chunk starts
+  // with one. A keyframe costs the bits of several pictures, which at a fixed rate come
+  // out of the pictures after it: 10 s instead of 4 s is +1.0 dB PSNR on talking heads
+  // at 1 Mbit/s, and a player seeking decodes at most 80 pictures from the keyframe
+  // before (docs/encoder-settings.md).
+  int keyframe_interval_s = 10;
 };
 
 struct PauseInterval {
