@@ -17,6 +17,7 @@
 // VideoEncoder).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -76,6 +77,8 @@ class ReuseWeighting {
   std::vector<int> inter_sums_;
   std::vector<float> reuse_;    // smoothed share of each block the next picture reuses
   std::vector<float> offsets_;  // QP offset per block
+  static constexpr int kShareSteps = 1024;
+  std::array<float, kShareSteps> offset_for_share_;  // offset by reuse share, 0 to 1
   std::unique_ptr<AVBufferPool, PoolDeleter> side_data_pool_;
 };
 
