@@ -33,7 +33,6 @@ void ReuseWeighting::PoolDeleter::operator()(AVBufferPool* pool) const { av_buff
 ReuseWeighting::ReuseWeighting(int width, int height, double strength)
     : width_(width),
       height_(height),
-      strength_(strength),
       mb_columns_((width + kMacroblock - 1) / kMacroblock),
       mb_rows_((height + kMacroblock - 1) / kMacroblock),
       half_width_(width / 2),
@@ -52,7 +51,7 @@ ReuseWeighting::ReuseWeighting(int width, int height, double strength)
   for (int step = 0; step < kShareSteps; ++step) {
     const double f = std::min(static_cast<double>(step) / (kShareSteps - 1), 0.999);
     const double propagated = f * (1 - std::pow(f, kHorizonPictures)) / (1 - f);
-    offset_for_share_[step] = static_cast<float>(-strength_ * std::log2(1 + propagated));
+    offset_for_share_[step] = static_cast<float>(-strength * std::log2(1 + propagated));
   }
   side_data_pool_.reset(av_buffer_pool_init(offsets_.size() * sizeof(AVRegionOfInterest), nullptr));
   if (!side_data_pool_) throw Error("muxer: out of memory allocating the quantizer offset pool");

@@ -61,7 +61,6 @@ class ReuseWeighting {
 
   int width_;
   int height_;
-  double strength_;
   int mb_columns_;
   int mb_rows_;
   int half_width_;
