@@ -68,10 +68,7 @@ void ReuseWeighting::annotate(AVFrame& picture) {
   av_frame_remove_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST);
   std::swap(half_, previous_half_);
   downscale(picture);
-  if (!has_previous_) {
-    has_previous_ = true;
-    return;
-  }
+  if (++pictures_seen_ == 1) return;
   update_estimate();
   attach(picture);
 }
@@ -90,8 +87,7 @@ void ReuseWeighting::downscale(const AVFrame& picture) {
 }
 
 void ReuseWeighting::update_estimate() {
-  const bool first_estimate = !has_estimate_;
-  has_estimate_ = true;
+  const bool first_estimate = pictures_seen_ == 2;
   std::fill(intra_sums_.begin(), intra_sums_.end(), 0);
   std::fill(inter_sums_.begin(), inter_sums_.end(), 0);
   // Cheap stand-ins for x264's lowres costs, summed per macroblock: intra from the

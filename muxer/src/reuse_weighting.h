@@ -70,8 +70,7 @@ class ReuseWeighting {
   // planes): averaging away sensor noise before comparing pictures.
   std::vector<uint16_t> half_;
   std::vector<uint16_t> previous_half_;
-  bool has_previous_ = false;
-  bool has_estimate_ = false;
+  int64_t pictures_seen_ = 0;  // 1: half_ holds a picture to compare with; 2: reuse_ too
   std::vector<int> intra_sums_;  // per macroblock, this picture
   std::vector<int> inter_sums_;
   std::vector<float> reuse_;    // smoothed share of each block the next picture reuses

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -144,10 +145,12 @@ EncodeResult encode_grid(bool reuse_weighting, int pictures) {
   const AVCodec* h264 = avcodec_find_decoder(AV_CODEC_ID_H264);
   av::CodecContextPtr decoder(avcodec_alloc_context3(h264));
   decoder->thread_count = 1;
-  const AVCodecContext& encoded = encoder.context();  // SPS/PPS are in its extradata (MP4 style)
-  decoder->extradata = static_cast<uint8_t*>(av_mallocz(encoded.extradata_size + AV_INPUT_BUFFER_PADDING_SIZE));
-  std::copy_n(encoded.extradata, encoded.extradata_size, decoder->extradata);
-  decoder->extradata_size = encoded.extradata_size;
+  {  // SPS/PPS are in the encoder's extradata (MP4 style): hand them over as a muxer would
+    std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> parameters(
+        avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
+    check_av(avcodec_parameters_from_context(parameters.get(), &encoder.context()), "test encoder parameters");
+    check_av(avcodec_parameters_to_context(decoder.get(), parameters.get()), "test decoder parameters");
+  }
   check_av(avcodec_open2(decoder.get(), h264, nullptr), "test decoder");
   av::FramePtr decoded = av::make_frame();
 
