@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "callrec/core/denormals.h"
 #include "callrec/core/error.h"
 #include "callrec/core/random_id.h"
 #include "callrec/engine/record_timeline.h"
@@ -145,6 +146,7 @@ class CallRender {
 }  // namespace
 
 RenderResult render_call(const Manifest& manifest, const RenderOptions& options) {
+  const ScopedFlushDenormals flush_denormals;  // decoders, mixer and AAC encoder run here
   CallRender render(manifest, options);
   return render.run();
 }

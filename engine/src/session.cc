@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "callrec/core/av.h"
+#include "callrec/core/denormals.h"
 #include "callrec/core/error.h"
 #include "callrec/core/random_id.h"
 #include "session_core.h"
@@ -299,7 +300,10 @@ Session::Started Session::start(std::string_view operation_context) {
   }
   d.phase = Phase::kRecording;
   d.commands.push_back(Command{CommandKind::kStart, 0, std::string(operation_context), nullptr, {}});
-  d.output = std::thread([&d, c = core.release()] { d.run_output(c); });
+  d.output = std::thread([&d, c = core.release()] {
+    const ScopedFlushDenormals flush_denormals;  // decoders, mixer and AAC encoder run here
+    d.run_output(c);
+  });
   return {Status(), d.recording_id};
 }
 

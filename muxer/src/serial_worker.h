@@ -17,6 +17,8 @@
 #include <thread>
 #include <utility>
 
+#include "callrec/core/denormals.h"
+
 namespace callrec::muxer {
 
 template <typename Result>
@@ -53,6 +55,7 @@ class SerialWorker {
 
  private:
   void run() {
+    const ScopedFlushDenormals flush_denormals;  // the encoders' float arithmetic
     while (true) {
       Job job;
       {
