@@ -106,6 +106,9 @@ CommandRunner add_render_command(CLI::App& app) {
   render->add_option("--keyframe-interval", o->encoder.keyframe_interval_s, "Longest time between keyframes, in s")
       ->check(CLI::Range(1, 60))
       ->capture_default_str();
+  render->add_option("--video-bframes", o->encoder.video_bframes, "H.264 B-frames between reference pictures")
+      ->check(CLI::Range(0, 3))
+      ->capture_default_str();
   render->add_option("--video-reuse-weighting", o->encoder.video_reuse_weighting,
                      "Code the blocks later pictures reuse (a still background) better: on or off")
       ->capture_default_str();

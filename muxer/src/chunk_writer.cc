@@ -107,29 +107,43 @@ int64_t ChunkWriter::audio_packets_until(int64_t end_sample) const {
   return (end_sample - first_audio_pts_ + kAacFrameSamples - 1) / kAacFrameSamples;
 }
 
-bool ChunkWriter::try_write_video(AVPacket& packet, int64_t audio_samples) {
+bool ChunkWriter::try_write_pictures(std::span<av::PacketPtr> group, int64_t audio_samples) {
   if (end_sample_) throw Error(what_ + ": internal error: period after the chunk's end");
-  // The audio packets this chunk will hold if it ends after this period are known
+  const auto pictures = static_cast<int64_t>(group.size());
+  uint64_t video_bytes = 0;
+  for (const av::PacketPtr& packet : group) video_bytes += static_cast<uint64_t>(packet->size);
+  // The audio packets this chunk will hold if it ends after this group are known
   // exactly (one per 1024 samples from the priming packet on); their size is not, so
   // each not yet written counts at the AAC-LC maximum.
   const int64_t audio_total_packets = audio_packets_until(start_sample_ + audio_samples_sent_ + audio_samples);
   const int64_t audio_pending_packets = std::max<int64_t>(0, audio_total_packets - audio_packets_);
   const uint64_t audio_pending_bytes = static_cast<uint64_t>(audio_pending_packets * kMaxAacFrameBytes);
-  // Pictures still inside the encoder need no reserve: each is decided when its packet
+  // Pictures still inside the encoder need no reserve: each is decided when its group
   // comes out, and one that does not fit is re-encoded in the next chunk.
-  const uint64_t projected = payload_bytes_ + static_cast<uint64_t>(packet.size) + audio_pending_bytes +
-                             max_moov_bytes(video_frames_written_ + 1, audio_total_packets, max_bytes_);
+  const uint64_t projected = payload_bytes_ + video_bytes + audio_pending_bytes +
+                             max_moov_bytes(video_frames_written_ + pictures, audio_total_packets, max_bytes_);
   if (projected > max_bytes_) {
     if (video_frames_written_ == 0) {
-      throw Error(what_ + ": maxChunkBytes " + std::to_string(max_bytes_) +
-                  " is too small to hold even one 125 ms period (needs about " +
-                  std::to_string(projected) + " bytes)");
+      throw Error(what_ + ": maxChunkBytes " + std::to_string(max_bytes_) + " is too small to hold even " +
+                  (pictures == 1 ? std::string("one 125 ms period") : std::to_string(pictures) + " periods") +
+                  " (needs about " + std::to_string(projected) + " bytes)");
     }
     return false;
   }
-  write_packet(packet, kVideoStream);
+  // The chunk's first packet (its first picture, pts 0) has the earliest decode time.
+  if (video_frames_written_ == 0) video_shift_ = -group.front()->dts;
+  for (av::PacketPtr& packet : group) {
+    packet->pts += video_shift_;
+    packet->dts += video_shift_;
+    if (packet->dts < 0 || packet->dts > packet->pts) {
+      throw Error(what_ + ": internal error: H.264 packet with pts " + std::to_string(packet->pts) + " and dts " +
+                  std::to_string(packet->dts) + " (decode times start " + std::to_string(video_shift_) +
+                  " pictures early)");
+    }
+    write_packet(*packet, kVideoStream);
+  }
   audio_samples_sent_ += audio_samples;
-  ++video_frames_written_;
+  video_frames_written_ += pictures;
   return true;
 }
 

@@ -13,10 +13,21 @@
 // everything before `start` and ends exactly at `end`: decoded and concatenated, the
 // chunks give the samples of one continuous encode.
 //
-// Budget: before a period's video packet is written, the final size of the file if the
-// chunk ended right after this period is bounded from above; a period that would cross
-// max_bytes is refused and the caller starts a new chunk with it (re-encoding its
-// picture there). The final file never exceeds max_bytes.
+// Budget: video is written a group of pictures at a time, a group being the packets
+// that complete the next pictures in presentation order (one picture without B-frames;
+// a reference picture and the B-frames before it otherwise), so the chunk can end after
+// any group and still hold every picture up to there. Before a group is written, the
+// final size of the file if the chunk ended right after it is bounded from above; a
+// group that would cross max_bytes is refused and the caller starts a new chunk with its
+// periods (re-encoding their pictures there). The final file never exceeds max_bytes.
+//
+// B-frames: the first decode times lie before the first picture (x264 gives the first
+// packet dts -1 or -2). A fragmented file cannot carry the edit list that would present
+// such a track from picture 0: its track must start at decode time 0 (the muxer would
+// otherwise stretch the first sample), and negative timestamps would make the muxer
+// shift every track. So the fragmented file holds the video that many pictures late,
+// and the remux moves it back, where the edit list is written (as for the audio's
+// priming).
 //
 // Threading: used by the writer's thread; its encoder is used by the writer's encode
 // worker, never by both at once. Lifetime: destroying an unclosed
@@ -76,12 +87,13 @@ class ChunkWriter {
   // packets back through try_write_video(); the chunk itself never calls it.
   VideoEncoder& video_encoder() { return video_; }
 
-  // Writes one period's video packet (it is consumed), if the chunk can still hold the
-  // period with `audio_samples` more samples of audio. Returns false, writing nothing,
-  // when that would push the final file over max_bytes; the chunk must then be ended
-  // and the period starts the next one. Throws callrec::Error when even an empty chunk
-  // cannot hold the period, or on failure.
-  [[nodiscard]] bool try_write_video(AVPacket& packet, int64_t audio_samples);
+  // Writes a group of video packets (consumed; decode order, pts = picture number in
+  // the chunk) that completes the next pictures, if the chunk can still hold them with
+  // `audio_samples` more samples of audio. Returns false, writing nothing, when that
+  // would push the final file over max_bytes; the chunk must then be ended and the
+  // group's periods start the next one. Throws callrec::Error when even an empty chunk
+  // cannot hold the group, or on failure.
+  [[nodiscard]] bool try_write_pictures(std::span<av::PacketPtr> group, int64_t audio_samples);
 
   // No more periods: the audio ends at recording sample `end_sample`.
   void end_at(int64_t end_sample);
@@ -131,6 +143,7 @@ class ChunkWriter {
   int64_t audio_packets_ = 0;
   int64_t audio_samples_sent_ = 0;  // audio of accepted periods
   int64_t video_frames_written_ = 0;
+  int64_t video_shift_ = 0;  // pictures the fragmented file holds the video late (B-frames)
   bool closed_ = false;
 };
 

@@ -18,6 +18,7 @@
 #include "video_encoder.h"
 
 extern "C" {
+#include <libavcodec/packet.h>
 #include <libavutil/frame.h>
 }
 
@@ -57,8 +58,8 @@ struct OpenChunk {
 };
 
 // A period given to the open chunk's encoder and not yet in the file: its picture is
-// kept until its packet is written, because a chunk that cannot take the packet ends
-// and the next chunk encodes the picture again.
+// kept until its packet is written, because a chunk that cannot take the packet (or
+// the group of packets it belongs to) ends and the next chunk encodes the picture again.
 struct PendingPeriod {
   av::FramePtr picture;
   std::vector<float> audio;
@@ -198,12 +199,35 @@ struct RecordingWriter::Impl {
     Packets packets = jobs.front().get();
     jobs.pop_front();
     for (av::PacketPtr& packet : packets) {
-      if (pending.empty()) throw Error("muxer: internal error: the H.264 encoder gave more packets than pictures");
-      PendingPeriod& period = pending.front();
-      if (!current->writer->try_write_video(*packet, static_cast<int64_t>(period.audio.size()))) {
-        start_next_chunk();
-        return;  // the rest of this job's packets came from the ended chunk's encoder
+      // The packet's pts is its picture's number in the chunk; pending.front() holds
+      // the first picture not yet written.
+      const int64_t position = packet->pts - current->writer->video_frames();
+      if (position < 0 || position >= static_cast<int64_t>(pending.size())) {
+        throw Error("muxer: internal error: the H.264 encoder gave a packet for picture " +
+                    std::to_string(packet->pts) + ", not one of the " + std::to_string(pending.size()) +
+                    " pending from " + std::to_string(current->writer->video_frames()));
       }
+      group_end = std::max(group_end, position + 1);
+      group.push_back(std::move(packet));
+      // Written only once the group completes the next pictures: a chunk must hold
+      // every picture up to where it ends (B-frames come after the picture they precede).
+      if (static_cast<int64_t>(group.size()) == group_end) {
+        if (!write_group()) {
+          start_next_chunk();
+          return;  // the rest of this job's packets came from the ended chunk's encoder
+        }
+      }
+    }
+  }
+
+  // Writes the group's packets and sends its periods' audio; false (nothing written)
+  // when the chunk cannot hold them.
+  bool write_group() {
+    int64_t audio_samples = 0;
+    for (size_t k = 0; k < group.size(); ++k) audio_samples += static_cast<int64_t>(pending[k].audio.size());
+    if (!current->writer->try_write_pictures(group, audio_samples)) return false;
+    for (size_t k = 0; k < group.size(); ++k) {
+      PendingPeriod& period = pending.front();
       audio.send(period.audio);
       samples_written += static_cast<int64_t>(period.audio.size());
       ++frames_written;
@@ -211,6 +235,9 @@ struct RecordingWriter::Impl {
       spare.push_back(std::move(period));
       pending.pop_front();
     }
+    group.clear();
+    group_end = 0;
+    return true;
   }
 
   // The open chunk is full: it ends after the periods written so far, and the next
@@ -220,6 +247,8 @@ struct RecordingWriter::Impl {
     // before the encoder goes.
     for (auto& job : jobs) job.get();
     jobs.clear();
+    group.clear();
+    group_end = 0;
     end_current(kEndReasonSizeExceeded, /*last_chunk=*/false);
     open_chunk();
     for (PendingPeriod& period : pending) submit_encode(period);
@@ -262,6 +291,10 @@ struct RecordingWriter::Impl {
   bool failed = false;  // a storage/encoder error left the open chunk unusable
   std::deque<PendingPeriod> pending;              // oldest first
   std::deque<std::future<Packets>> jobs;          // on the open chunk's encoder, oldest first
+  // Packets taken from the encoder and not yet written: they complete the pictures
+  // pending[0, group_end) once there are group_end of them.
+  Packets group;
+  int64_t group_end = 0;
   std::vector<PendingPeriod> spare;               // written periods' buffers, for reuse
   // Last: destroyed first, so no job runs once the encoders and pictures go.
   SerialWorker<Packets> worker;

@@ -18,8 +18,14 @@ struct RemuxStats {
 // Fragmented MP4 loses the AAC encoder delay (no edit list in an empty moov), so the
 // audio is shifted back by `audio_priming_samples` and the muxer writes the edit list
 // again. `audio_end_samples` (after the shift) cuts the audio there: packets after it
-// are dropped and the last one is shortened, which ends the edit list there. A truncated `source` (a crash mid-fragment) is accepted: copying stops at the
-// first incomplete packet, and every frame before it stays decodable (no B-frames).
+// are dropped and the last one is shortened, which ends the edit list there. The video
+// is moved so that its first picture (the first packet, a keyframe) is shown at 0: a
+// chunk with B-frames holds it late (see ChunkWriter), and the muxer writes the edit
+// list that skips the decode times before it.
+// A truncated `source` (a crash mid-fragment) is accepted: copying stops at the first
+// incomplete packet. Every picture before it stays decodable; with B-frames the last
+// reference picture copied may be shown without the B-frames that came before it (the
+// picture before it then stays on screen one period longer).
 // Throws callrec::Error naming the files on failure.
 RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::filesystem::path& dest,
                               int64_t audio_priming_samples,

@@ -20,6 +20,10 @@ constexpr int kMaxKeyframeIntervalS = 60;
 // and the file; past 2 s the macroblock tree gains nothing measurable at 8 fps.
 constexpr int kMaxLookaheadFrames = 16;
 
+// Each B-frame holds one more picture (and its 3 MB copy in the writer) until the
+// reference after it is coded; past three the gain at 8 fps is gone.
+constexpr int kMaxBframes = 3;
+
 }  // namespace
 
 void check_canvas(const AVFrame& canvas) {
@@ -39,6 +43,10 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
   if (settings.keyframe_interval_s < 1 || settings.keyframe_interval_s > kMaxKeyframeIntervalS) {
     throw Error(what_ + ": keyframe interval must be 1 to " + std::to_string(kMaxKeyframeIntervalS) + " s, got " +
                 std::to_string(settings.keyframe_interval_s));
+  }
+  if (settings.video_bframes < 0 || settings.video_bframes > kMaxBframes) {
+    throw Error(what_ + ": B-frames must be 0 to " + std::to_string(kMaxBframes) + ", got " +
+                std::to_string(settings.video_bframes));
   }
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (codec == nullptr) throw Error(what_ + ": libavcodec was built without libx264");
@@ -69,18 +77,24 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
   // static faces while skipping the expensive partition/trellis analysis, whose gains
   // are small on this content (docs/performance.md has the table).
   options.set("preset", "veryfast");
+  // B-frames are never references (no pyramid): a B-frame as reference keeps one
+  // more reconstructed picture inside x264 (+23 MiB with two B-frames) and gained
+  // nothing measurable here (docs/performance.md).
+  const std::string bframes =
+      "bframes=" + std::to_string(settings.video_bframes) + (settings.video_bframes > 1 ? ":b-pyramid=none" : "");
   if (settings.video_lookahead_frames == 0) {
-    // zerolatency (no B-frames, no lookahead, no frame-thread delay): each picture's
-    // packet comes out of the call that encodes it.
+    // zerolatency (no lookahead, no frame-thread delay): each picture is coded in the
+    // call that hands it over. B-frames, if any, come in a fixed pattern (deciding them
+    // adaptively needs the lookahead), so a reference picture's packet comes out of the
+    // call that hands it over and each B-frame's out of a call after it.
     options.set("tune", "zerolatency");
+    if (settings.video_bframes > 0) options.set("x264-params", bframes + ":b-adapt=0");
   } else {
     // A rate-control lookahead lets x264 run its macroblock tree: the still background
     // of a conference grid is coded well once and then referenced, which is worth most
-    // of a dB at the same bit rate. Still no B-frames: packets come out in picture
-    // order, so any prefix of them is a complete stream and the writer can end a chunk
-    // after any packet (it re-encodes the pictures that were still inside). One thread:
-    // the writer already runs the encoder beside the engine's thread.
-    options.set("x264-params", "bframes=0:rc-lookahead=" + std::to_string(settings.video_lookahead_frames) +
+    // of a dB at the same bit rate; with B-frames it also places them. One thread: the
+    // writer already runs the encoder beside the engine's thread.
+    options.set("x264-params", bframes + ":rc-lookahead=" + std::to_string(settings.video_lookahead_frames) +
                                    ":sync-lookahead=0");
   }
   c.thread_count = 1;

@@ -16,7 +16,10 @@
 
 namespace callrec::muxer {
 
-// The packets one call gave back, in decode order (= presentation order: no B-frames).
+// The packets one call gave back, in decode order: with B-frames a reference picture
+// comes before the B-frames shown ahead of it. Each packet's pts is its picture's number
+// in the encoder (0, 1, 2, ...), its dts the decode time x264 gives it (the first ones
+// negative with B-frames).
 using Packets = std::vector<av::PacketPtr>;
 
 class VideoEncoder {
@@ -28,8 +31,9 @@ class VideoEncoder {
   const AVCodecContext& context() const { return *context_; }
 
   // Encodes `picture` (1920x1080 yuv420p) with pts = frames sent so far and returns the
-  // packets the encoder has ready: one for this picture with zerolatency, or with a
-  // lookahead none at first and then one per picture, `lookahead` pictures late.
+  // packets the encoder has ready: one for this picture with zerolatency and no
+  // B-frames; otherwise none at first and then one per picture, as many pictures late
+  // as the lookahead (or the B-frames) hold back.
   // Sets picture.pts and replaces its quantizer offsets (region-of-interest side data).
   // x264 copies the picture: the caller may reuse it once this returns.
   Packets encode(AVFrame& picture);

@@ -56,8 +56,16 @@ class TempDir {
 // block (or full-frame noise) so the encoder has real work, and a 440 Hz tone.
 class PeriodSource {
  public:
-  // noise_fraction: share of luma rows filled with noise (1.0 = whole frame).
-  explicit PeriodSource(double noise_fraction) : noise_fraction_(noise_fraction), canvas_(av::make_frame()) {
+  // noise_fraction: share of luma rows filled with noise (1.0 = whole frame). Fresh
+  // noise every period (no picture predicts another), or with `moving` one noise
+  // texture sliding 4 pixels a period (motion an encoder predicts, with B-frames from
+  // both sides).
+  explicit PeriodSource(double noise_fraction, bool moving = false)
+      : noise_fraction_(noise_fraction), moving_(moving), canvas_(av::make_frame()) {
+    if (moving_) {
+      texture_.resize(static_cast<size_t>(kVideoWidth) * kVideoHeight);
+      for (uint8_t& v : texture_) v = static_cast<uint8_t>(next_random());
+    }
     canvas_->format = AV_PIX_FMT_YUV420P;
     canvas_->width = kVideoWidth;
     canvas_->height = kVideoHeight;
@@ -71,7 +79,10 @@ class PeriodSource {
     const int noisy_rows = static_cast<int>(kVideoHeight * noise_fraction_);
     for (int y = 0; y < kVideoHeight; ++y) {
       uint8_t* row = canvas_->data[0] + static_cast<ptrdiff_t>(y) * canvas_->linesize[0];
-      if (y < noisy_rows) {
+      if (y < noisy_rows && moving_) {
+        const uint8_t* texture = texture_.data() + static_cast<ptrdiff_t>(y) * kVideoWidth;
+        for (int x = 0; x < kVideoWidth; ++x) row[x] = texture[(x + 4 * k) % kVideoWidth];
+      } else if (y < noisy_rows) {
         for (int x = 0; x < kVideoWidth; ++x) row[x] = static_cast<uint8_t>(next_random());
       } else {
         std::fill(row, row + kVideoWidth, static_cast<uint8_t>(16 + (k * 7 + y / 8) % 200));
@@ -101,6 +112,8 @@ class PeriodSource {
   }
 
   double noise_fraction_;
+  bool moving_;
+  std::vector<uint8_t> texture_;  // with moving_
   av::FramePtr canvas_;
   std::vector<float> audio_;
   uint32_t state_ = 2463534242u;
@@ -146,7 +159,10 @@ struct StreamReport {
   int64_t packets = 0;
   int64_t decoded_frames = 0;
   int64_t decoded_samples = 0;
+  int64_t b_frames = 0;  // decoded pictures of type B
   int64_t first_pts = -1;
+  int64_t last_frame_pts = -1;  // the latest decoded frame's pts (presentation end)
+  AVRational time_base{0, 1};
   bool first_packet_key = false;
   int decoded_format = -1;
 };
@@ -202,6 +218,7 @@ inline Mp4Report inspect_mp4(const std::filesystem::path& path) {
     r->channels = par->ch_layout.nb_channels;
     r->profile = par->profile;
     r->avg_frame_rate = input->streams[i]->avg_frame_rate;
+    r->time_base = input->streams[i]->time_base;
     const AVCodec* codec = avcodec_find_decoder(par->codec_id);
     decoders[i].reset(avcodec_alloc_context3(codec));
     check_av(avcodec_parameters_to_context(decoders[i].get(), par), "decoder params");
@@ -214,6 +231,8 @@ inline Mp4Report inspect_mp4(const std::filesystem::path& path) {
       reports[i]->decoded_frames++;
       reports[i]->decoded_samples += frame->nb_samples;
       reports[i]->decoded_format = frame->format;
+      if (frame->pict_type == AV_PICTURE_TYPE_B) reports[i]->b_frames++;
+      reports[i]->last_frame_pts = std::max(reports[i]->last_frame_pts, frame->best_effort_timestamp);
     }
   };
   while (av_read_frame(input.get(), packet.get()) >= 0) {

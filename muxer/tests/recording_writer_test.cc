@@ -35,16 +35,18 @@ RecordingConfig make_config(const std::filesystem::path& dir, uint64_t max_bytes
 }
 
 nlohmann::json write_recording(const RecordingConfig& config, FakeAnnotator& annotator, int64_t periods,
-                               double noise_fraction) {
+                               double noise_fraction, bool moving = false) {
   RecordingWriter writer(config, annotator);
-  PeriodSource source(noise_fraction);
+  PeriodSource source(noise_fraction, moving);
   for (int64_t k = 0; k < periods; ++k) {
     source.fill(k);
     writer.write_period(source.canvas(), source.audio());
   }
-  // The newest periods may still be encoding (one or two, plus the lookahead);
-  // finish writes them.
-  EXPECT_GE(writer.duration().ms(), (periods - 2 - config.encoder.video_lookahead_frames) * 125);
+  // The newest periods may still be encoding (one or two, plus the lookahead, plus the
+  // B-frames and the reference picture that completes them); finish writes them.
+  const int bframes = config.encoder.video_bframes;
+  EXPECT_GE(writer.duration().ms(),
+            (periods - 2 - config.encoder.video_lookahead_frames - (bframes > 0 ? bframes + 1 : 0)) * 125);
   nlohmann::json notification = writer.finish("CallEnded");
   EXPECT_EQ(writer.duration().ms(), periods * 125);
   return notification;
@@ -170,14 +172,17 @@ TEST(RecordingWriterTest, WritesOnePlayableChunkWithMetadata) {
 }
 
 // Writes noisy video under a small byte budget and checks the chunking.
-void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t periods, int lookahead = 0) {
+void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t periods, int lookahead = 0,
+                             int bframes = 0) {
   TempDir dir;
   FakeAnnotator annotator;
   annotator.pause_positions_frames = {3, periods / 2, periods - 2, periods};
   RecordingConfig config = make_config(dir.path(), max_bytes);
   config.encoder.video_bitrate_bps = video_bitrate_bps;
   config.encoder.video_lookahead_frames = lookahead;
-  const nlohmann::json notification = write_recording(config, annotator, periods, 1.0);
+  config.encoder.video_bframes = bframes;
+  // Fresh noise makes every picture a scene cut, which x264 never codes as a B-frame.
+  const nlohmann::json notification = write_recording(config, annotator, periods, 1.0, /*moving=*/bframes > 0);
 
   const auto mp4s = files_with_extension(dir.path(), ".mp4");
   ASSERT_GE(mp4s.size(), 2u);
@@ -197,6 +202,12 @@ void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t 
     const auto& call = annotator.calls[i];
     EXPECT_EQ(call.start_frames, total_frames) << "annotated ranges must be contiguous";
     EXPECT_EQ(r.video.decoded_frames, call.end_frames - call.start_frames);
+    EXPECT_EQ(av_rescale_q(r.video.last_frame_pts, r.video.time_base, AVRational{1, kFrameRate}),
+              r.video.decoded_frames - 1)
+        << "pictures shown at 0, 125, 250 ms, ... without a gap";
+    if (bframes > 0) {
+      EXPECT_GT(r.video.b_frames, 0);
+    }
     EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), r.video.decoded_frames * 2000.0, 1024.0);
     total_frames += r.video.decoded_frames;
     EXPECT_EQ(call.last, i + 1 == mp4s.size());
@@ -223,7 +234,10 @@ void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t 
   EXPECT_EQ(notification["data"]["recordingDurationMs"], periods * 125);
   std::printf("max_chunk_bytes %llu: %zu chunks, lowest fill of a full chunk %.4f\n",
               static_cast<unsigned long long>(max_bytes), mp4s.size(), min_fill);
-  EXPECT_GT(min_fill, 0.95) << "closed chunks should use most of the budget";
+  // A chunk ends when the next group of pictures does not fit: one picture without
+  // B-frames, with them a reference picture and its B-frames (here up to 60 kB of a
+  // 1 MB chunk).
+  EXPECT_GT(min_fill, bframes > 0 ? 0.9 : 0.95) << "closed chunks should use most of the budget";
 }
 
 TEST(RecordingWriterTest, SplitsNoisyVideoAtOneMegabyte) { check_chunked_recording(1'000'000, 1'000'000, 100); }
@@ -234,6 +248,16 @@ TEST(RecordingWriterTest, SplitsNoisyVideoAtThreeMegabytes) { check_chunked_reco
 // encoded again at the start of the next chunk, and none is lost or doubled.
 TEST(RecordingWriterTest, SplitsNoisyVideoWithEncoderLookahead) {
   check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/10);
+}
+
+// With B-frames a chunk ends only after a reference picture and the B-frames before
+// it: the group that does not fit goes whole to the next chunk.
+TEST(RecordingWriterTest, SplitsNoisyVideoWithBframes) {
+  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/0, /*bframes=*/2);
+}
+
+TEST(RecordingWriterTest, SplitsNoisyVideoWithBframesAndLookahead) {
+  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/10, /*bframes=*/3);
 }
 
 TEST(RecordingWriterTest, UnwritableOutputDirectoryIsAClearError) {

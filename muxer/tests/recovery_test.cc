@@ -23,7 +23,7 @@ const int kQuietLibav = [] {
 constexpr uint64_t kMaxBytes = 1'000'000;
 constexpr int64_t kPeriods = 90;
 
-RecordingConfig make_config(const std::filesystem::path& dir) {
+RecordingConfig make_config(const std::filesystem::path& dir, int bframes) {
   RecordingConfig config;
   config.out_dir = dir;
   config.call_id = "crash-call";
@@ -31,15 +31,16 @@ RecordingConfig make_config(const std::filesystem::path& dir) {
   config.recording_id = "rec";
   config.recording_start_time = WallClock{1'795'000'000'000'000};
   config.max_chunk_bytes = kMaxBytes;
+  config.encoder.video_bframes = bframes;
   return config;
 }
 
 // Writes kPeriods of noisy video under a 1 MB budget and "crashes": the writer is
 // destroyed without finish(), leaving chunk 0 closed and chunk 1 as a fragmented .part.
-void write_interrupted_recording(const std::filesystem::path& dir) {
+void write_interrupted_recording(const std::filesystem::path& dir, int bframes) {
   FakeAnnotator annotator;
-  RecordingWriter writer(make_config(dir), annotator);
-  PeriodSource source(1.0);
+  RecordingWriter writer(make_config(dir, bframes), annotator);
+  PeriodSource source(1.0, /*moving=*/bframes > 0);  // fresh noise is never coded as B-frames
   for (int64_t k = 0; k < kPeriods; ++k) {
     source.fill(k);
     writer.write_period(source.canvas(), source.audio());
@@ -53,9 +54,39 @@ std::filesystem::path find_part(const std::filesystem::path& dir) {
   return {};
 }
 
-TEST(RecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
+// Byte offsets in the fragmented file `part` just after a video packet that leaves a
+// picture before it missing (a reference picture whose B-frames come next): a crash
+// there cuts a group of pictures in two.
+std::vector<uint64_t> cuts_inside_groups(const std::filesystem::path& part) {
+  AVFormatContext* raw = nullptr;
+  check_av(avformat_open_input(&raw, part.c_str(), nullptr, nullptr), "open part");
+  av::InputFormatPtr input(raw);
+  check_av(avformat_find_stream_info(input.get(), nullptr), "part stream info");
+  std::vector<uint64_t> cuts;
+  std::optional<int64_t> first_pts;
+  int64_t packets = 0;
+  int64_t pictures_reached = 0;  // one past the latest picture among the packets
+  av::PacketPtr packet = av::make_packet();
+  while (av_read_frame(input.get(), packet.get()) >= 0) {
+    const AVStream* stream = input->streams[packet->stream_index];
+    if (stream->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+      if (!first_pts) first_pts = packet->pts;
+      const int64_t picture = av_rescale_q(packet->pts - *first_pts, stream->time_base, AVRational{1, kFrameRate});
+      pictures_reached = std::max(pictures_reached, picture + 1);
+      if (++packets != pictures_reached) cuts.push_back(static_cast<uint64_t>(packet->pos + packet->size));
+    }
+    av_packet_unref(packet.get());
+  }
+  return cuts;
+}
+
+// Parameter: B-frames. With them a cut can fall between a reference picture and the
+// B-frames shown before it; the recovered chunk still shows every picture up to its end.
+class TruncatedRecoveryTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(TruncatedRecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
   TempDir original;
-  write_interrupted_recording(original.path());
+  write_interrupted_recording(original.path(), GetParam());
   const std::filesystem::path part = find_part(original.path());
   ASSERT_FALSE(part.empty()) << "the open chunk must be on disk as a fragmented .part file";
   ASSERT_EQ(files_with_extension(original.path(), ".mp4").size(), 1u);
@@ -67,7 +98,13 @@ TEST(RecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
 
   std::mt19937 random(1234);
   std::vector<uint64_t> cut_points = {part_size, part_size / 2};
-  for (int i = 0; i < 4; ++i) cut_points.push_back(std::uniform_int_distribution<uint64_t>(0, part_size)(random));
+  for (int i = 0; i < 6; ++i) cut_points.push_back(std::uniform_int_distribution<uint64_t>(0, part_size)(random));
+  if (GetParam() > 0) {
+    // B-frames are small: random cuts rarely fall between a reference and its B-frames.
+    const std::vector<uint64_t> inside = cuts_inside_groups(part);
+    ASSERT_GE(inside.size(), 3u) << "the chunk should have B-frames";
+    for (size_t k = 0; k < 3; ++k) cut_points.push_back(inside[inside.size() * (2 * k + 1) / 6]);
+  }
   int64_t previous_frames = -1;
   std::sort(cut_points.begin(), cut_points.end());
   for (uint64_t cut : cut_points) {
@@ -96,6 +133,12 @@ TEST(RecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
       EXPECT_EQ(r.video.codec, "h264");
       EXPECT_EQ(r.audio.codec, "aac");
       EXPECT_EQ(r.video.decoded_frames, r.video.packets);
+      if (GetParam() > 0 && r.video.decoded_frames > 2 * kFrameRate) {
+        EXPECT_GT(r.video.b_frames, 0);
+      }
+      EXPECT_EQ(av_rescale_q(r.video.last_frame_pts, r.video.time_base, AVRational{1, kFrameRate}),
+                r.video.decoded_frames - 1)
+          << "pictures shown at 0, 125, 250 ms, ... without a gap";
       const auto boxes = r.top_level_boxes;
       EXPECT_LT(std::find(boxes.begin(), boxes.end(), "moov"), std::find(boxes.begin(), boxes.end(), "mdat"));
       recovered_frames = r.video.decoded_frames;
@@ -110,8 +153,11 @@ TEST(RecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
       EXPECT_EQ(chunks[1]["documentId"], mp4s[1].stem().string());
     }
     if (cut == part_size) {
-      // The fragment in progress (at most 1 s) was still in the muxer's memory.
-      EXPECT_GE(recovered_frames, kPeriods - chunk0_frames - kFrameRate) << "whole file: only the open fragment lost";
+      // The fragment in progress (at most 1 s) was still in the muxer's memory, and with
+      // B-frames the pictures of a group not yet complete were still in the encoder.
+      const int64_t in_encoder = GetParam() > 0 ? GetParam() + 1 : 0;
+      EXPECT_GE(recovered_frames, kPeriods - chunk0_frames - kFrameRate - in_encoder)
+          << "whole file: only the open fragment lost";
     }
     EXPECT_GE(recovered_frames, previous_frames) << "a longer file never recovers fewer frames";
     previous_frames = recovered_frames;
@@ -124,11 +170,14 @@ TEST(RecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Bframes, TruncatedRecoveryTest, ::testing::Values(0, 2),
+                         [](const auto& info) { return "bframes" + std::to_string(info.param); });
+
 TEST(RecoveryTest, FinishedRecordingNeedsNoRecovery) {
   TempDir dir;
   FakeAnnotator annotator;
   {
-    RecordingWriter writer(make_config(dir.path()), annotator);
+    RecordingWriter writer(make_config(dir.path(), /*bframes=*/0), annotator);
     PeriodSource source(0.0);
     for (int k = 0; k < 4; ++k) {
       source.fill(k);
