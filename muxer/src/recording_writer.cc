@@ -12,6 +12,7 @@
 #include "callrec/core/error.h"
 #include "chunk_metadata.h"
 #include "chunk_writer.h"
+#include "picture_groups.h"
 #include "callrec/core/random_id.h"
 #include "recording_state.h"
 #include "serial_worker.h"
@@ -201,17 +202,15 @@ struct RecordingWriter::Impl {
     for (av::PacketPtr& packet : packets) {
       // The packet's pts is its picture's number in the chunk; pending.front() holds
       // the first picture not yet written.
-      const int64_t position = packet->pts - current->writer->video_frames();
-      if (position < 0 || position >= static_cast<int64_t>(pending.size())) {
-        throw Error("muxer: internal error: the H.264 encoder gave a packet for picture " +
-                    std::to_string(packet->pts) + ", not one of the " + std::to_string(pending.size()) +
-                    " pending from " + std::to_string(current->writer->video_frames()));
+      const int64_t picture = packet->pts;
+      const int64_t written = current->writer->video_frames();
+      if (picture < written || picture - written >= static_cast<int64_t>(pending.size())) {
+        throw Error("muxer: internal error: the H.264 encoder gave a packet for picture " + std::to_string(picture) +
+                    ", not one of the " + std::to_string(pending.size()) + " pending from " + std::to_string(written));
       }
-      group_end = std::max(group_end, position + 1);
       group.push_back(std::move(packet));
-      // Written only once the group completes the next pictures: a chunk must hold
-      // every picture up to where it ends (B-frames come after the picture they precede).
-      if (static_cast<int64_t>(group.size()) == group_end) {
+      // Written a group at a time: a chunk must show every picture up to where it ends.
+      if (groups.add(picture)) {
         if (!write_group()) {
           start_next_chunk();
           return;  // the rest of this job's packets came from the ended chunk's encoder
@@ -236,7 +235,6 @@ struct RecordingWriter::Impl {
       pending.pop_front();
     }
     group.clear();
-    group_end = 0;
     return true;
   }
 
@@ -248,7 +246,7 @@ struct RecordingWriter::Impl {
     for (auto& job : jobs) job.get();
     jobs.clear();
     group.clear();
-    group_end = 0;
+    groups = PictureGroups();
     end_current(kEndReasonSizeExceeded, /*last_chunk=*/false);
     open_chunk();
     for (PendingPeriod& period : pending) submit_encode(period);
@@ -291,10 +289,10 @@ struct RecordingWriter::Impl {
   bool failed = false;  // a storage/encoder error left the open chunk unusable
   std::deque<PendingPeriod> pending;              // oldest first
   std::deque<std::future<Packets>> jobs;          // on the open chunk's encoder, oldest first
-  // Packets taken from the encoder and not yet written: they complete the pictures
-  // pending[0, group_end) once there are group_end of them.
+  // Packets taken from the open chunk's encoder and not yet written (an incomplete
+  // group), and where its groups end (pictures counted from the chunk's first).
   Packets group;
-  int64_t group_end = 0;
+  PictureGroups groups;
   std::vector<PendingPeriod> spare;               // written periods' buffers, for reuse
   // Last: destroyed first, so no job runs once the encoders and pictures go.
   SerialWorker<Packets> worker;

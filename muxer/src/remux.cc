@@ -14,6 +14,7 @@ extern "C" {
 #include "callrec/core/av.h"
 #include "callrec/core/error.h"
 #include "callrec/muxer/recording_writer.h"
+#include "picture_groups.h"
 #include "scoped_dictionary.h"
 
 namespace callrec::muxer {
@@ -63,13 +64,11 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
   std::vector<int64_t> audio_duration(input->nb_streams, 0);
   av::PacketPtr packet = av::make_packet();
   std::optional<int64_t> video_shift;  // the first video packet's pts
-  // Video packets are copied a group at a time, the group being the packets that
-  // complete the next pictures (a reference picture and the B-frames before it): a
-  // file cut inside a group loses the group, not just the pictures before its
-  // reference, so the copy shows every picture up to where it ends.
+  // Video packets are copied a group at a time (picture_groups.h): a file cut inside a
+  // group loses the group, not just the pictures before its reference picture, so the
+  // copy shows every picture up to where it ends.
+  PictureGroups groups;
   std::vector<av::PacketPtr> video_group;
-  int64_t pictures_copied = 0;
-  int64_t group_end = 0;  // pictures [pictures_copied, group_end) are in video_group
   auto write = [&](AVPacket& p) {
     const unsigned i = static_cast<unsigned>(p.stream_index);
     av_packet_rescale_ts(&p, input->streams[i]->time_base, output->streams[i]->time_base);
@@ -89,32 +88,29 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
       packet->pts -= *video_shift;
       packet->dts -= *video_shift;
       const int64_t picture = av_rescale_q(packet->pts, input->streams[i]->time_base, AVRational{1, kFrameRate});
-      group_end = std::max(group_end, picture + 1);
-          video_group.push_back(av::make_packet());
+      video_group.push_back(av::make_packet());
       av_packet_move_ref(video_group.back().get(), packet.get());
-      if (pictures_copied + static_cast<int64_t>(video_group.size()) == group_end) {
+      if (groups.add(picture)) {
         for (av::PacketPtr& p : video_group) write(*p);
-        pictures_copied = group_end;
         video_group.clear();
       }
       continue;
-    } else {
-      if (packet->pts != AV_NOPTS_VALUE) packet->pts -= audio_shift[i];
-      if (packet->dts != AV_NOPTS_VALUE) packet->dts -= audio_shift[i];
-      if (audio_end[i] && packet->pts != AV_NOPTS_VALUE) {
-        // The fragmented file keeps every packet whole; the end is cut here, where the
-        // last sample's duration becomes the edit list's end.
-        if (packet->pts >= *audio_end[i]) {
-          av_packet_unref(packet.get());
-          continue;
-        }
-        packet->duration = std::min(packet->duration, *audio_end[i] - packet->pts);
-      }
-      audio_duration[i] += packet->duration;
     }
+    if (packet->pts != AV_NOPTS_VALUE) packet->pts -= audio_shift[i];
+    if (packet->dts != AV_NOPTS_VALUE) packet->dts -= audio_shift[i];
+    if (audio_end[i] && packet->pts != AV_NOPTS_VALUE) {
+      // The fragmented file keeps every packet whole; the end is cut here, where the
+      // last sample's duration becomes the edit list's end.
+      if (packet->pts >= *audio_end[i]) {
+        av_packet_unref(packet.get());
+        continue;
+      }
+      packet->duration = std::min(packet->duration, *audio_end[i] - packet->pts);
+    }
+    audio_duration[i] += packet->duration;
     write(*packet);
   }
-  stats.video_frames = pictures_copied;
+  stats.video_frames = groups.complete();
   check_av(av_write_trailer(output.get()), dest.string() + ": writing the MP4 trailer (moov)");
   check_av(avio_closep(&output->pb), dest.string() + ": closing");
   for (unsigned i = 0; i < input->nb_streams; ++i) {

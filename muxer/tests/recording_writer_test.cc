@@ -5,6 +5,7 @@
 
 #include "atomic_file.h"
 #include "muxer_test_support.h"
+#include "picture_groups.h"
 
 namespace callrec::muxer {
 namespace {
@@ -258,6 +259,19 @@ TEST(RecordingWriterTest, SplitsNoisyVideoWithBframes) {
 
 TEST(RecordingWriterTest, SplitsNoisyVideoWithBframesAndLookahead) {
   check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/10, /*bframes=*/3);
+}
+
+TEST(PictureGroupsTest, AGroupEndsWhenEveryPictureUpToTheLatestIsThere) {
+  PictureGroups groups;
+  EXPECT_TRUE(groups.add(0));  // the keyframe
+  // Two B-frames: the reference picture 3 first, then the pictures shown before it.
+  EXPECT_FALSE(groups.add(3));
+  EXPECT_FALSE(groups.add(1));
+  EXPECT_EQ(groups.complete(), 1);
+  EXPECT_TRUE(groups.add(2));
+  EXPECT_EQ(groups.complete(), 4);
+  EXPECT_TRUE(groups.add(4));  // a reference picture with no B-frame before it
+  EXPECT_EQ(groups.complete(), 5);
 }
 
 TEST(RecordingWriterTest, UnwritableOutputDirectoryIsAClearError) {

@@ -4,6 +4,7 @@
 
 #include "callrec/muxer/recording_writer.h"
 #include "muxer_test_support.h"
+#include "picture_groups.h"
 
 namespace callrec::muxer {
 namespace {
@@ -64,16 +65,14 @@ std::vector<uint64_t> cuts_inside_groups(const std::filesystem::path& part) {
   check_av(avformat_find_stream_info(input.get(), nullptr), "part stream info");
   std::vector<uint64_t> cuts;
   std::optional<int64_t> first_pts;
-  int64_t packets = 0;
-  int64_t pictures_reached = 0;  // one past the latest picture among the packets
+  PictureGroups groups;
   av::PacketPtr packet = av::make_packet();
   while (av_read_frame(input.get(), packet.get()) >= 0) {
     const AVStream* stream = input->streams[packet->stream_index];
     if (stream->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
       if (!first_pts) first_pts = packet->pts;
       const int64_t picture = av_rescale_q(packet->pts - *first_pts, stream->time_base, AVRational{1, kFrameRate});
-      pictures_reached = std::max(pictures_reached, picture + 1);
-      if (++packets != pictures_reached) cuts.push_back(static_cast<uint64_t>(packet->pos + packet->size));
+      if (!groups.add(picture)) cuts.push_back(static_cast<uint64_t>(packet->pos + packet->size));
     }
     av_packet_unref(packet.get());
   }
