@@ -155,12 +155,19 @@ struct RecordingWriter::Impl {
     if (c.end_reason == kEndReasonSessionEnded) {
       last_state_file = c.state_file;
     } else {
-      // The open chunk's state file lists the closed chunks for recovery: it must
-      // name this one before this one's own state file goes.
-      if (current) {
-        current->state.previous_chunks = summaries;
-        write_state(current->state_file, current->state);
+      // The state files of the chunks after this one list the closed chunks for
+      // recovery: they must name this one before this one's own state file goes. All
+      // of them, not only the open chunk's: a chunk that ended within a few periods of
+      // its start can still be waiting for its audio when this one closes, and recovery
+      // takes the closed chunks from the oldest unfinished chunk's state file.
+      auto list_closed_chunks = [this](OpenChunk& later) {
+        later.state.previous_chunks = summaries;
+        write_state(later.state_file, later.state);
+      };
+      for (const auto& later : ending) {
+        if (later.get() != &c) list_closed_chunks(*later);
       }
+      if (current) list_closed_chunks(*current);
       std::error_code ignored;  // a stale state file only makes a later recovery a no-op
       std::filesystem::remove(c.state_file, ignored);
     }

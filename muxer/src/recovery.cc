@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -50,6 +51,32 @@ void remove_leftover_temporaries(const std::filesystem::path& out_dir) {
   for (const auto& path : leftovers) remove_quietly(path);
 }
 
+// Whether the file holds its whole header (ftyp and the empty moov a chunk is created
+// with). A crash while the chunk's file was being created leaves less: nothing of the
+// chunk was written then, and libavformat cannot even open it.
+bool header_complete(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  const uint64_t file_size = std::filesystem::file_size(path, ec);
+  if (!in || ec) return false;
+  uint64_t offset = 0;
+  while (offset + 8 <= file_size) {
+    unsigned char header[16];
+    in.seekg(static_cast<std::streamoff>(offset));
+    if (!in.read(reinterpret_cast<char*>(header), 8)) return false;
+    uint64_t size = (uint64_t{header[0]} << 24) | (uint64_t{header[1]} << 16) | (uint64_t{header[2]} << 8) | header[3];
+    if (size == 1) {  // 64-bit size
+      if (!in.read(reinterpret_cast<char*>(header + 8), 8)) return false;
+      size = 0;
+      for (int i = 8; i < 16; ++i) size = (size << 8) | header[i];
+    }
+    if (size < 8 || offset + size > file_size) return false;
+    if (std::string_view(reinterpret_cast<const char*>(header + 4), 4) == "moov") return true;
+    offset += size;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out_dir) {
@@ -64,9 +91,10 @@ std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out
     return std::nullopt;
   }
 
-  // Up to two chunks can be unfinished: the one taking periods and the one before it,
-  // which ended but was still waiting for the last AAC packets of its audio. A state
-  // file of a finished chunk is one whose removal the crash interrupted.
+  // Several chunks can be unfinished: the one taking periods and those before it which
+  // ended but were still waiting for the last AAC packets of their audio (usually one;
+  // more when a chunk ends within a few periods of its start). A state file of a
+  // finished chunk is one whose removal the crash interrupted.
   std::vector<OpenChunkState> states;
   for (const auto& path : state_files) states.push_back(read_state(path));
   std::sort(states.begin(), states.end(), [](const auto& a, const auto& b) { return a.chunk_index < b.chunk_index; });
@@ -96,7 +124,7 @@ std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out
         // Complete and renamed, but its metadata never written: re-read it in place.
         stats = remux_to_faststart(mp4, remuxed, 0);
         rename_or_throw(remuxed, mp4);
-      } else if (std::filesystem::exists(part)) {
+      } else if (std::filesystem::exists(part) && header_complete(part)) {
         stats = remux_to_faststart(part, remuxed, state.audio_priming_samples);
         // A fragment holds its second of video before its second of audio: a file cut
         // inside the first fragment can hold pictures but no sound. A chunk has both

@@ -96,7 +96,9 @@ TEST_P(TruncatedRecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
   const int64_t chunk0_frames = read_json(closed[0])["videoFrames"].get<int64_t>();
 
   std::mt19937 random(1234);
-  std::vector<uint64_t> cut_points = {part_size, part_size / 2};
+  // 0 and 24: the crash came while the chunk's file was being created (not even its
+  // header on disk).
+  std::vector<uint64_t> cut_points = {part_size, part_size / 2, 0, 24};
   for (int i = 0; i < 6; ++i) cut_points.push_back(std::uniform_int_distribution<uint64_t>(0, part_size)(random));
   if (GetParam() > 0) {
     // B-frames are small: random cuts rarely fall between a reference and its B-frames.
@@ -171,6 +173,48 @@ TEST_P(TruncatedRecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
 
 INSTANTIATE_TEST_SUITE_P(Bframes, TruncatedRecoveryTest, ::testing::Values(0, 2),
                          [](const auto& info) { return "bframes" + std::to_string(info.param); });
+
+// Chunks so small that one ends before the one before it has its audio (several
+// chunks unfinished at once): whenever the crash comes, the recovered recording lists
+// every chunk on disk.
+TEST(RecoveryTest, RecoversWhenSeveralChunksAreUnfinished) {
+  int recovered = 0;
+  size_t max_chunks = 0;
+  for (int64_t periods = 4; periods <= 12; ++periods) {
+    SCOPED_TRACE("crash after " + std::to_string(periods) + " periods");
+    TempDir dir;
+    {
+      FakeAnnotator annotator;
+      RecordingConfig config = make_config(dir.path(), /*bframes=*/2);
+      config.max_chunk_bytes = 200'000;  // a keyframe and a picture or two
+      RecordingWriter writer(config, annotator);
+      PeriodSource source(1.0);  // every picture as costly as a keyframe
+      for (int64_t k = 0; k < periods; ++k) {
+        source.fill(k);
+        writer.write_period(source.canvas(), source.audio());
+      }
+    }
+    const std::optional<nlohmann::json> notification = recover_recording(dir.path());
+    if (!notification) {  // nothing had reached the disk yet
+      EXPECT_TRUE(files_with_extension(dir.path(), ".mp4").empty());
+      continue;
+    }
+    ++recovered;
+    const auto& chunks = (*notification)["data"]["recordingStorageInfo"]["recordingChunks"];
+    const auto mp4s = files_with_extension(dir.path(), ".mp4");
+    ASSERT_EQ(chunks.size(), mp4s.size()) << "every chunk on disk is in recording.json";
+    int64_t frames = 0;
+    for (size_t i = 0; i < mp4s.size(); ++i) {
+      EXPECT_EQ(chunks[i]["documentId"], mp4s[i].stem().string());
+      EXPECT_EQ(chunks[i]["index"], static_cast<int>(i));
+      frames += read_json(dir.path() / (mp4s[i].stem().string() + ".json"))["videoFrames"].get<int64_t>();
+    }
+    EXPECT_EQ((*notification)["data"]["recordingDurationMs"], frames * 125);
+    max_chunks = std::max(max_chunks, mp4s.size());
+  }
+  EXPECT_GE(recovered, 5);
+  EXPECT_GE(max_chunks, 4u) << "the budget should make many small chunks";
+}
 
 TEST(RecoveryTest, FinishedRecordingNeedsNoRecovery) {
   TempDir dir;
