@@ -8,7 +8,6 @@
 
 #include <Eigen/Core>
 
-#include "callrec/core/denormals.h"
 #include "callrec/core/error.h"
 #include "opus_packet_decoder.h"
 #include "resampler.h"
@@ -213,14 +212,12 @@ void AudioMixer::remove_source(SourceId id) {
 }
 
 void AudioMixer::push(SourceId id, const AVFrame& frame, MediaTime start) {
-  const ScopedFlushDenormals flush_denormals;
   Impl::Source& s = impl_->active_source(id);
   const InputFormat format{frame.sample_rate, static_cast<AVSampleFormat>(frame.format), &frame.ch_layout};
   impl_->place(s, format, frame.extended_data, frame.nb_samples, start);
 }
 
 void AudioMixer::flush(SourceId id) {
-  const ScopedFlushDenormals flush_denormals;
   Impl::Source& s = impl_->active_source(id);
   if (!s.segment) return;
   impl_->finish_segment(s);
@@ -233,7 +230,6 @@ void AudioMixer::flush(SourceId id) {
 }
 
 void AudioMixer::push_opus(SourceId id, std::span<const uint8_t> packet, MediaTime start) {
-  const ScopedFlushDenormals flush_denormals;
   Impl::Source& s = impl_->active_source(id);
   if (!s.opus) s.opus = std::make_unique<OpusPacketDecoder>(s.name);
   const OpusPacketDecoder::Output out = s.opus->decode(packet, start.rescaled({1, kOpusRateHz}).ticks());
@@ -254,7 +250,6 @@ int64_t AudioMixer::buffered_until(SourceId id) const { return impl_->source(id)
 int64_t AudioMixer::next_sample() const { return impl_->next_sample; }
 
 void AudioMixer::mix(std::span<float, kFrameSamples> out) {
-  const ScopedFlushDenormals flush_denormals;
   Impl& m = *impl_;
   const int64_t from = m.next_sample;
   m.bus.setZero();

@@ -6,9 +6,10 @@
 // a sample, so the output clock is an integer counter and cannot drift.
 //
 // Threading: one AudioMixer is owned and used by one thread (the engine's audio
-// thread); it is not internally synchronised. Each call flushes denormal floats to
-// zero on that thread while it runs (callrec/core/denormals.h): the resampler's
-// filters fed with decaying audio otherwise cost twenty times their normal time.
+// thread); it is not internally synchronised. That thread should flush denormal
+// floats to zero (callrec/core/denormals.h; the engine's render and live threads do):
+// the resampler's filters fed with decaying audio otherwise cost twenty times their
+// normal time.
 #pragma once
 
 #include <cstdint>
