@@ -59,7 +59,7 @@ ReuseWeighting::ReuseWeighting(int width, int height, double strength)
 
 ReuseWeighting::~ReuseWeighting() = default;
 
-void ReuseWeighting::annotate(AVFrame& picture) {
+void ReuseWeighting::annotate(AVFrame& picture, bool attach_offsets) {
   if (picture.width != width_ || picture.height != height_) {
     throw Error("muxer: quantizer offsets are set up for " + std::to_string(width_) + "x" +
                 std::to_string(height_) + " pictures, got " + std::to_string(picture.width) + "x" +
@@ -70,7 +70,7 @@ void ReuseWeighting::annotate(AVFrame& picture) {
   downscale(picture);
   if (++pictures_seen_ == 1) return;
   update_estimate();
-  attach(picture);
+  if (attach_offsets) attach(picture);
 }
 
 void ReuseWeighting::downscale(const AVFrame& picture) {

@@ -42,10 +42,11 @@ class ReuseWeighting {
   ReuseWeighting(const ReuseWeighting&) = delete;
   ReuseWeighting& operator=(const ReuseWeighting&) = delete;
 
-  // Updates the estimate with `picture` (yuv420p, the constructor's size) and attaches
-  // the offsets as AV_FRAME_DATA_REGIONS_OF_INTEREST side data, replacing any there.
-  // The first picture has nothing to compare with and gets none.
-  void annotate(AVFrame& picture);
+  // Updates the estimate with `picture` (yuv420p, the constructor's size) and, if
+  // `attach_offsets` (not for a picture nothing will reference, a B-frame), attaches
+  // the offsets as AV_FRAME_DATA_REGIONS_OF_INTEREST side data. Removes any there
+  // before. The first picture has nothing to compare with and gets none.
+  void annotate(AVFrame& picture, bool attach_offsets = true);
 
   // The offsets given to the last annotated picture, in QP, one per 16x16 macroblock,
   // row by row (all 0 before the second picture).

@@ -155,9 +155,12 @@ TEST_P(TruncatedRecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
     }
     if (cut == part_size) {
       // The fragment in progress (at most 1 s) was still in the muxer's memory, and with
-      // B-frames the pictures of a group not yet complete were still in the encoder.
+      // B-frames the pictures of a group not yet complete were still in the encoder. The
+      // muxer cuts fragments by duration, so the last flushed fragment can end inside a
+      // group, whose pictures recovery drops too (at most the B-frames' count more).
       const int64_t in_encoder = GetParam() > 0 ? GetParam() + 1 : 0;
-      EXPECT_GE(recovered_frames, kPeriods - chunk0_frames - kFrameRate - in_encoder)
+      const int64_t cut_group = GetParam();
+      EXPECT_GE(recovered_frames, kPeriods - chunk0_frames - kFrameRate - in_encoder - cut_group)
           << "whole file: only the open fragment lost";
     }
     EXPECT_GE(recovered_frames, previous_frames) << "a longer file never recovers fewer frames";

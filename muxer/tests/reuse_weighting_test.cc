@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <libavutil/avutil.h>
 }
 
 #include "callrec/core/av.h"
@@ -217,6 +219,52 @@ TEST(ReuseWeighting, RaisesPictureQualityAtTheSameBitRate) {
   EXPECT_NEAR(static_cast<double>(with.bytes) / without.bytes, 1.0, 0.1) << "the rate control keeps the bit rate";
   EXPECT_GT(with.background_psnr_db, without.background_psnr_db + 0.3);
   EXPECT_GT(with.psnr_db, without.psnr_db + 0.2);
+}
+
+// Without a lookahead the encoder fixes the picture types: a keyframe every interval,
+// two B-frames before each P-frame, P-frames where no reference would follow within the
+// interval; only the references get the reuse offsets (nothing predicts from a
+// B-frame). The decoder reads the types back; the stream ends on B-frames (the encoder
+// is flushed after them) and every picture still comes out.
+TEST(ReuseWeighting, GoesOnTheReferencesOfTheEncodersFixedPattern) {
+  EncoderSettings settings;
+  settings.keyframe_interval_s = 2;  // 16 pictures
+  settings.video_bframes = 2;
+  VideoEncoder encoder(settings, "test encoder");
+  const AVCodec* h264 = avcodec_find_decoder(AV_CODEC_ID_H264);
+  av::CodecContextPtr decoder(avcodec_alloc_context3(h264));
+  {
+    std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> parameters(
+        avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
+    check_av(avcodec_parameters_from_context(parameters.get(), &encoder.context()), "test encoder parameters");
+    check_av(avcodec_parameters_to_context(decoder.get(), parameters.get()), "test decoder parameters");
+  }
+  check_av(avcodec_open2(decoder.get(), h264, nullptr), "test decoder");
+  av::FramePtr decoded = av::make_frame();
+  std::string types;  // in presentation order
+  auto take = [&](const Packets& packets) {
+    for (const auto& packet : packets) check_av(avcodec_send_packet(decoder.get(), packet.get()), "test decode");
+    while (avcodec_receive_frame(decoder.get(), decoded.get()) == 0) {
+      types += av_get_picture_type_char(decoded->pict_type);
+    }
+  };
+
+  constexpr int kPictures = 35;  // the last two after a P-frame: B-frames without one after
+  GridSource source;
+  std::string offsets;  // '+' where the picture carried quantizer offsets
+  for (int k = 0; k < kPictures; ++k) {
+    AVFrame& picture = source.next();
+    take(encoder.encode(picture));
+    offsets += av_frame_get_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST) != nullptr ? '+' : '.';
+  }
+  take(encoder.flush());
+  check_av(avcodec_send_packet(decoder.get(), nullptr), "test decode flush");
+  take({});
+
+  ASSERT_EQ(types.size(), static_cast<size_t>(kPictures)) << types;
+  //                                   0               16              32
+  EXPECT_EQ(types.substr(0, 33), std::string("IBBPBBPBBPBBPBBP") + "IBBPBBPBBPBBPBBP" + "I") << types;
+  EXPECT_EQ(offsets.substr(0, 33), std::string(".").append("..+..+..+..+..+") + "+..+..+..+..+..+" + "+") << offsets;
 }
 
 }  // namespace
