@@ -139,21 +139,26 @@ struct EncodeResult {
   int64_t bytes = 0;
 };
 
+// An H.264 decoder for `encoder`'s stream. SPS/PPS are in the encoder's extradata (MP4
+// style): handed over as a muxer would.
+av::CodecContextPtr open_decoder_for(VideoEncoder& encoder) {
+  const AVCodec* h264 = avcodec_find_decoder(AV_CODEC_ID_H264);
+  av::CodecContextPtr decoder(avcodec_alloc_context3(h264));
+  decoder->thread_count = 1;
+  std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> parameters(
+      avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
+  check_av(avcodec_parameters_from_context(parameters.get(), &encoder.context()), "test encoder parameters");
+  check_av(avcodec_parameters_to_context(decoder.get(), parameters.get()), "test decoder parameters");
+  check_av(avcodec_open2(decoder.get(), h264, nullptr), "test decoder");
+  return decoder;
+}
+
 EncodeResult encode_grid(bool reuse_weighting, int pictures) {
   EncoderSettings settings;
   settings.video_reuse_weighting = reuse_weighting;
   VideoEncoder encoder(settings, "test encoder");
 
-  const AVCodec* h264 = avcodec_find_decoder(AV_CODEC_ID_H264);
-  av::CodecContextPtr decoder(avcodec_alloc_context3(h264));
-  decoder->thread_count = 1;
-  {  // SPS/PPS are in the encoder's extradata (MP4 style): hand them over as a muxer would
-    std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> parameters(
-        avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
-    check_av(avcodec_parameters_from_context(parameters.get(), &encoder.context()), "test encoder parameters");
-    check_av(avcodec_parameters_to_context(decoder.get(), parameters.get()), "test decoder parameters");
-  }
-  check_av(avcodec_open2(decoder.get(), h264, nullptr), "test decoder");
+  av::CodecContextPtr decoder = open_decoder_for(encoder);
   av::FramePtr decoded = av::make_frame();
 
   GridSource source;
@@ -231,15 +236,7 @@ TEST(ReuseWeighting, GoesOnTheReferencesOfTheEncodersFixedPattern) {
   settings.keyframe_interval_s = 2;  // 16 pictures
   settings.video_bframes = 2;
   VideoEncoder encoder(settings, "test encoder");
-  const AVCodec* h264 = avcodec_find_decoder(AV_CODEC_ID_H264);
-  av::CodecContextPtr decoder(avcodec_alloc_context3(h264));
-  {
-    std::unique_ptr<AVCodecParameters, void (*)(AVCodecParameters*)> parameters(
-        avcodec_parameters_alloc(), [](AVCodecParameters* p) { avcodec_parameters_free(&p); });
-    check_av(avcodec_parameters_from_context(parameters.get(), &encoder.context()), "test encoder parameters");
-    check_av(avcodec_parameters_to_context(decoder.get(), parameters.get()), "test decoder parameters");
-  }
-  check_av(avcodec_open2(decoder.get(), h264, nullptr), "test decoder");
+  av::CodecContextPtr decoder = open_decoder_for(encoder);
   av::FramePtr decoded = av::make_frame();
   std::string types;  // in presentation order
   auto take = [&](const Packets& packets) {
