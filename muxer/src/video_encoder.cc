@@ -73,7 +73,7 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what)
   c.framerate = AVRational{kFrameRate, 1};
   c.sample_aspect_ratio = AVRational{1, 1};
   c.gop_size = static_cast<int>(keyframe_interval_frames_);
-  c.keyint_min = kFrameRate;  // scene cuts (a layout change) may start a GOP early
+  c.keyint_min = kFrameRate;  // with a lookahead, scene cuts (a layout change) may start a GOP early
   // ABR with a VBV cap: the average follows the configured rate (which is what the
   // metadata promises and what the chunk budget plans with), and VBV bounds the burst
   // when many faces move at once, so no packet is far above the rate's share.
@@ -104,7 +104,7 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what)
     // weighted prediction (one brightness weight per picture) does not fit a grid of
     // independent cameras: both off, which also spares x264 its half-resolution copy of
     // each picture. subme=1 and ref=2 (veryfast has 2 and 1): measured on the 9-party
-    // calls, 20 % less CPU and +0.1 dB together (docs/performance.md).
+    // calls, 10-19 % less CPU and +0.1 dB together (docs/performance.md).
     options.set("tune", "zerolatency");
     options.set("x264-params", bframes + ":subme=1:ref=2:weightp=0:scenecut=0");
     fixed_bframes_ = settings.video_bframes;
