@@ -16,6 +16,7 @@
 
 extern "C" {
 #include <libavutil/frame.h>
+#include <libavutil/mathematics.h>
 }
 
 namespace callrec::mixer {
@@ -124,17 +125,20 @@ struct AudioMixer::Impl {
       if (continue_at) s.segment = Segment{*continue_at, format.sample_rate_hz, 0, 0};
     }
     const int rate = format.sample_rate_hz;
-    const Rational fine{1, kOutputRateHz * rate};  // one input sample = kOutputRateHz ticks
-    const int64_t ticks_per_ms = int64_t{kOutputRateHz} * rate / 1000;
+    // "Fine" ticks: one input sample is kOutputRateHz of them, one output sample `rate`.
+    // 64-bit: above 134 kHz (files go to 384 kHz) a second's count passes an int.
+    const int64_t fine_per_second = int64_t{kOutputRateHz} * rate;
+    const int64_t ticks_per_ms = fine_per_second / 1000;
     int64_t skip = 0;
     if (!s.segment) {
       s.segment = Segment{start.rescaled(kOutputTimeBase).ticks(), rate, 0, 0};
     } else {
       Segment& seg = *s.segment;
-      const int64_t start_fine = start.rescaled(fine).ticks();
+      const int64_t start_fine =
+          av_rescale(start.ticks(), int64_t{start.time_base().num} * fine_per_second, start.time_base().den);
       const int64_t expected_fine =
           config.drift_correction
-              ? (seg.start_index + seg.output_samples) * rate + s.resampler.delay(int64_t{kOutputRateHz} * rate)
+              ? (seg.start_index + seg.output_samples) * rate + s.resampler.delay(fine_per_second)
               : seg.start_index * rate + seg.input_samples * kOutputRateHz;
       const int64_t diff = start_fine - expected_fine;
       const int64_t tolerance =

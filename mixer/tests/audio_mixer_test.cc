@@ -78,7 +78,10 @@ TEST_P(PlacementTest, FirstSampleHeardAtItsTimestamp) {
   EXPECT_NEAR(goertzel_amplitude(window(out, expected + 800, 8000), 1000), 0.25, 0.25 * 0.012);
 }
 
-INSTANTIATE_TEST_SUITE_P(Rates, PlacementTest, ::testing::Values(8000, 16000, 22050, 44100, 48000));
+// Up to the highest rate a file may have (MediaInput's limit, 384 kHz): the placement
+// arithmetic counts 16 kHz ticks per input sample, past an int above 134 kHz.
+INSTANTIATE_TEST_SUITE_P(Rates, PlacementTest,
+                         ::testing::Values(8000, 16000, 22050, 44100, 48000, 96000, 192000, 270144, 384000));
 
 struct FormatCase {
   int rate;
