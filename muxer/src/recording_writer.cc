@@ -29,13 +29,6 @@ namespace {
 constexpr const char* kEndReasonSizeExceeded = "ChunkMaximumSizeExceeded";
 constexpr const char* kEndReasonSessionEnded = "SessionEnded";
 
-// Encode jobs left running when write_period returns: this period's, so x264 encodes
-// period k while the caller composes period k + 1, and no more than that is waiting.
-// write_period takes the period before's job back before it copies its own picture:
-// the group that job completes lets its pictures go first, so the writer holds one
-// picture (3 MiB) fewer, and x264 waits only for the copy and the group's writing.
-constexpr size_t kJobsLeftRunning = 1;
-
 // Zero-padded so that sorting file names sorts chunks (6 digits: a million chunks).
 std::string document_id(const std::string& recording_token, int chunk_index) {
   char index[16];
@@ -325,7 +318,12 @@ void RecordingWriter::write_period(const AVFrame& video, std::span<const float> 
   check_canvas(video);
   try {
     if (!s.current) s.open_chunk();
-    while (s.jobs.size() >= kJobsLeftRunning) s.take_job();
+    // One encode job runs when write_period returns, this period's: x264 encodes period
+    // k while the caller composes period k + 1. The period before's job is taken back
+    // before this picture is copied, so the group it completes lets its pictures go
+    // first (one 3 MiB picture fewer held); x264 waits only for the copy and the
+    // group's writing.
+    while (!s.jobs.empty()) s.take_job();
     s.pending.push_back(s.copy_period(video, audio));
     s.submit_encode(s.pending.back());
     s.current->writer->flush_fragments();

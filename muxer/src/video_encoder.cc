@@ -46,8 +46,7 @@ void check_canvas(const AVFrame& canvas) {
   }
 }
 
-VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what)
-    : what_(std::move(what)), keyframe_interval_frames_(int64_t{settings.keyframe_interval_s} * kFrameRate) {
+VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : what_(std::move(what)) {
   if (settings.video_lookahead_frames < 0 || settings.video_lookahead_frames > kMaxLookaheadFrames) {
     throw Error(what_ + ": video lookahead must be 0 to " + std::to_string(kMaxLookaheadFrames) + " pictures, got " +
                 std::to_string(settings.video_lookahead_frames));
@@ -72,7 +71,7 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what)
   c.time_base = AVRational{kVideoTimeBase.num, kVideoTimeBase.den};
   c.framerate = AVRational{kFrameRate, 1};
   c.sample_aspect_ratio = AVRational{1, 1};
-  c.gop_size = static_cast<int>(keyframe_interval_frames_);
+  c.gop_size = settings.keyframe_interval_s * kFrameRate;
   c.keyint_min = kFrameRate;  // with a lookahead, scene cuts (a layout change) may start a GOP early
   // ABR with a VBV cap: the average follows the configured rate (which is what the
   // metadata promises and what the chunk budget plans with), and VBV bounds the burst
@@ -131,7 +130,7 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what)
 Packets VideoEncoder::encode(AVFrame& picture) {
   check_canvas(picture);
   const AVPictureType type = fixed_bframes_ >= 0
-                                 ? fixed_picture_type(frames_sent_, fixed_bframes_, keyframe_interval_frames_)
+                                 ? fixed_picture_type(frames_sent_, fixed_bframes_, context_->gop_size)
                                  : AV_PICTURE_TYPE_NONE;
   // A B-frame is never a reference: what later pictures reuse does not concern it.
   if (reuse_weighting_) reuse_weighting_->annotate(picture, /*attach_offsets=*/type != AV_PICTURE_TYPE_B);

@@ -49,7 +49,6 @@ class VideoEncoder {
   std::unique_ptr<ReuseWeighting> reuse_weighting_;  // null when the settings turn it off
   int64_t frames_sent_ = 0;
   int fixed_bframes_ = -1;  // B-frames in the fixed pattern; -1: x264 places them (a lookahead)
-  int64_t keyframe_interval_frames_;  // the GOP
 };
 
 // Checks that `canvas` is a 1920x1080 yuv420p frame; throws callrec::Error otherwise.
