@@ -127,8 +127,9 @@ void MediaInput::IoDeleter::operator()(AVIOContext* io) const {
   avio_context_free(&io);
 }
 
-MediaInput::MediaInput(const std::filesystem::path& path, std::string label, int64_t offset_us)
-    : label_(std::move(label)), offset_us_(offset_us) {
+MediaInput::MediaInput(const std::filesystem::path& path, std::string label, int64_t offset_us,
+                       int64_t max_index_entries)
+    : label_(std::move(label)), offset_us_(offset_us), max_index_entries_(max_index_entries) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw Error(label_ + ": no such file");
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(label_ + ": not a regular file");
@@ -136,6 +137,7 @@ MediaInput::MediaInput(const std::filesystem::path& path, std::string label, int
   if (source_->size() == 0) throw Error(label_ + ": not a media file FFmpeg can read (the file is empty)");
   open(path.filename().string());
   path_ = path;
+  may_reopen_ = av_match_list(format_->iformat->name, "matroska", ',') > 0;
 }
 
 void MediaInput::suspend() {
@@ -184,6 +186,8 @@ void MediaInput::close_file() {
   scaled_.reset();
   scaler_.reset();
   packet_.reset();
+  pending_.reset();
+  pending_status_.reset();
 }
 
 MediaInput::MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label,
@@ -198,15 +202,37 @@ MediaInput MediaInput::from_memory(std::span<const uint8_t> bytes, std::string l
   return MediaInput(std::make_unique<MemorySource>(bytes), format_hint, std::move(label), offset_us);
 }
 
-void MediaInput::open(const std::string& url) {
+std::unique_ptr<AVIOContext, MediaInput::IoDeleter> MediaInput::make_io(ByteSource& source) const {
   auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferBytes));
   if (buffer == nullptr) throw Error(label_ + ": out of memory");
-  io_.reset(avio_alloc_context(buffer, kIoBufferBytes, 0, source_.get(), read_packet, nullptr, seek_bytes));
-  if (!io_) {
+  std::unique_ptr<AVIOContext, IoDeleter> io(
+      avio_alloc_context(buffer, kIoBufferBytes, 0, &source, read_packet, nullptr, seek_bytes));
+  if (!io) {
     av_free(buffer);
     throw Error(label_ + ": out of memory");
   }
+  return io;
+}
 
+av::InputFormatPtr MediaInput::open_format(AVIOContext& io, const std::string& url, const AVInputFormat* format) const {
+  AVFormatContext* raw = avformat_alloc_context();
+  if (raw == nullptr) throw Error(label_ + ": out of memory");
+  raw->pb = &io;
+  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  raw->io_open = refuse_nested_open;
+  AVDictionary* options = nullptr;
+  // No protocol at all: every byte comes through io.
+  av_dict_set(&options, "protocol_whitelist", "none", 0);
+  av_dict_set(&options, "format_whitelist", MediaLimits::kFormatWhitelist, 0);
+  av_dict_set_int(&options, "max_streams", MediaLimits::kMaxStreams, 0);
+  const int open_ret = avformat_open_input(&raw, url.c_str(), format, &options);  // frees raw on failure
+  av_dict_free(&options);
+  if (open_ret < 0) throw Error(label_ + ": not a media file FFmpeg can read (" + av_error_text(open_ret) + ")");
+  return av::InputFormatPtr(raw);
+}
+
+void MediaInput::open(const std::string& url) {
+  io_ = make_io(*source_);
   // Probe first, so a refused format is named in the message.
   const AVInputFormat* format = nullptr;
   const int probe_ret = av_probe_input_buffer2(io_.get(), &format, url.c_str(), nullptr, 0, 0);
@@ -216,21 +242,7 @@ void MediaInput::open(const std::string& url) {
     throw Error(label_ + ": format \"" + format->name +
                 "\" is refused (only single self-contained media files are read, no playlists, lists or "
                 "image sequences)");
-
-  AVFormatContext* raw = avformat_alloc_context();
-  if (raw == nullptr) throw Error(label_ + ": out of memory");
-  raw->pb = io_.get();
-  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-  raw->io_open = refuse_nested_open;
-  AVDictionary* options = nullptr;
-  // No protocol at all: every byte comes through io_.
-  av_dict_set(&options, "protocol_whitelist", "none", 0);
-  av_dict_set(&options, "format_whitelist", MediaLimits::kFormatWhitelist, 0);
-  av_dict_set_int(&options, "max_streams", MediaLimits::kMaxStreams, 0);
-  const int open_ret = avformat_open_input(&raw, url.c_str(), format, &options);  // frees raw on failure
-  av_dict_free(&options);
-  if (open_ret < 0) throw Error(label_ + ": not a media file FFmpeg can read (" + av_error_text(open_ret) + ")");
-  format_.reset(raw);
+  format_ = open_format(*io_, url, format);
   if (format_->nb_streams > static_cast<unsigned>(MediaLimits::kMaxStreams))
     throw Error(label_ + ": more than " + std::to_string(MediaLimits::kMaxStreams) + " streams");
   // A picture size the container declares beyond the limits: the stream is not even
@@ -277,6 +289,95 @@ void MediaInput::open(const std::string& url) {
     probed_end_us_ = offset_us_ + format_->duration;
   packet_ = av::make_packet();
   frame_ = av::make_frame();
+  index_entries_at_open_ = demuxer_index_entries();
+}
+
+int64_t MediaInput::demuxer_index_entries() const {
+  if (!format_) return 0;
+  int64_t entries = 0;
+  for (unsigned i = 0; i < format_->nb_streams; ++i) entries += avformat_index_get_entries_count(format_->streams[i]);
+  return entries;
+}
+
+// libavformat's Matroska demuxer adds an index entry for every keyframe it reads (for
+// audio, every packet: 50 a second of Opus) and keeps them until the file is closed,
+// 24 bytes each: a participant's hour-long WebM file would hold 4.3 MB of index that a
+// render, which never seeks, does not need. So once a file's index has grown by
+// max_index_entries_, the file is opened again and positioned on the packet reading
+// had come to: memory stays bounded whatever the file's length. The new demuxer is
+// used only once it gives exactly that packet (same stream, position, timestamps and
+// bytes); if it cannot, reading goes on with the old one (more memory, nothing lost).
+void MediaInput::bound_demuxer_index() {
+  if (path_.empty() || !may_reopen_ || pending_status_) return;
+  if (demuxer_index_entries() - index_entries_at_open_ < max_index_entries_) return;
+  av::PacketPtr next = av::make_packet();
+  const int ret = av_read_frame(format_.get(), next.get());
+  pending_status_ = ret;
+  if (ret < 0) return;  // the end, or a read error: step() reports it as it would have
+  pending_ = std::move(next);
+  try {
+    reopen_at(*pending_);
+  } catch (const Error&) {
+    may_reopen_ = false;  // e.g. the file changed or went: keep reading what is open
+  }
+}
+
+void MediaInput::reopen_at(const AVPacket& next) {
+  // Where to start: a cluster wholly before the one holding `next`, found in the old
+  // demuxer's index (whose entries are cluster positions): the stream with the most
+  // entries, its last entry before `next`, then the last one at an earlier position.
+  AVStream* indexed = nullptr;
+  for (unsigned i = 0; i < format_->nb_streams; ++i) {
+    if (!indexed || avformat_index_get_entries_count(format_->streams[i]) > avformat_index_get_entries_count(indexed))
+      indexed = format_->streams[i];
+  }
+  const int count = avformat_index_get_entries_count(indexed);
+  int at = count - 1;
+  while (at >= 0 && avformat_index_get_entry(indexed, at)->pos > next.pos) --at;
+  if (at < 0) throw Error(label_ + ": no index entry before the next packet");
+  const int64_t cluster_of_next = avformat_index_get_entry(indexed, at)->pos;
+  while (at >= 0 && avformat_index_get_entry(indexed, at)->pos >= cluster_of_next) --at;
+  if (at < 0) throw Error(label_ + ": no index entry before the next packet's cluster");
+  const int64_t start_pos = avformat_index_get_entry(indexed, at)->pos;
+  while (at > 0 && avformat_index_get_entry(indexed, at - 1)->pos == start_pos) --at;
+  const int64_t start_ts = avformat_index_get_entry(indexed, at)->timestamp;
+
+  auto source = std::make_unique<FileSource>(path_, label_);
+  auto io = make_io(*source);
+  av::InputFormatPtr fresh = open_format(*io, path_.filename().string(), format_->iformat);
+  if (fresh->nb_streams != format_->nb_streams) throw Error(label_ + ": the file changed");
+  for (unsigned i = 0; i < fresh->nb_streams; ++i) {
+    const AVStream* was = format_->streams[i];
+    const AVStream* is = fresh->streams[i];
+    if (is->codecpar->codec_id != was->codecpar->codec_id || av_cmp_q(is->time_base, was->time_base) != 0)
+      throw Error(label_ + ": the file changed");
+  }
+  // The demuxer seeks by its index: given the cluster's entry, it lands on that cluster
+  // (AVSEEK_FLAG_ANY: from its first block at or after start_ts, whatever the type).
+  const int stream = indexed->index;
+  if (av_add_index_entry(fresh->streams[stream], start_pos, start_ts, 0, 0, AVINDEX_KEYFRAME) < 0 ||
+      av_seek_frame(fresh.get(), stream, start_ts, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY) < 0)
+    throw Error(label_ + ": cannot position the file again");
+  // Past what was read, up to `next` itself.
+  av::PacketPtr packet = av::make_packet();
+  for (;;) {
+    if (av_read_frame(fresh.get(), packet.get()) < 0) throw Error(label_ + ": the next packet was not found again");
+    const bool same = packet->stream_index == next.stream_index && packet->pos == next.pos &&
+                      packet->pts == next.pts && packet->dts == next.dts && packet->size == next.size &&
+                      (next.size == 0 || std::memcmp(packet->data, next.data, static_cast<size_t>(next.size)) == 0);
+    const bool past = packet->pos > next.pos;
+    av_packet_unref(packet.get());
+    if (same) break;
+    if (past) throw Error(label_ + ": the next packet was not found again");
+  }
+  format_ = std::move(fresh);  // before the io and source it reads through
+  io_ = std::move(io);
+  source_ = std::move(source);
+  for (Stream* s : {&audio_, &video_}) {
+    if (s->index >= 0) s->stream = format_->streams[s->index];
+  }
+  index_entries_at_open_ = demuxer_index_entries();
+  ++reopens_;
 }
 
 MediaInput::~MediaInput() = default;
@@ -341,7 +442,18 @@ void MediaInput::close() {
 bool MediaInput::step(const FrameCallback& on_audio, const FrameCallback& on_video) {
   if (suspended_) throw Error(label_ + ": internal error: stepped while suspended");
   if (eof_) return false;
-  const int ret = (audio_done() && video_done()) ? AVERROR_EOF : av_read_frame(format_.get(), packet_.get());
+  if (!audio_done() || !video_done()) bound_demuxer_index();
+  int ret = 0;
+  if (audio_done() && video_done()) {
+    ret = AVERROR_EOF;
+  } else if (pending_status_) {
+    ret = *pending_status_;
+    pending_status_.reset();
+    if (pending_) av_packet_move_ref(packet_.get(), pending_.get());
+    pending_.reset();
+  } else {
+    ret = av_read_frame(format_.get(), packet_.get());
+  }
   if (ret < 0) {
     if (ret != AVERROR_EOF) problem("read error, media ends here (" + av_error_text(ret) + ")");
     if (has_audio() && !audio_.done) decode(audio_, nullptr, on_audio);

@@ -26,6 +26,8 @@
 
 extern "C" struct AVStream;
 extern "C" struct AVIOContext;
+extern "C" struct AVInputFormat;
+extern "C" struct AVPacket;
 
 namespace callrec::engine {
 
@@ -48,6 +50,10 @@ struct MediaLimits {
   // Media past this call time ends the stream (a timestamp jump cannot make the
   // renderer produce days of output).
   static constexpr int64_t kMaxCallUs = int64_t{24} * 3600 * 1'000'000;
+  // A Matroska/WebM file is opened again, where reading had come to, once its demuxer's
+  // index has grown by this many entries (24 bytes each, one per keyframe read: every
+  // audio packet): ~400 kB per file, five minutes of 20 ms Opus packets.
+  static constexpr int64_t kMaxDemuxerIndexEntries = 16384;
   // Demuxers allowed (FFmpeg names): single-file containers only.
   static constexpr const char* kFormatWhitelist =
       "matroska,webm,mov,mp4,ogg,wav,w64,mp3,aac,flac,ivf,h264,hevc,avi,flv,mpegts,caf,aiff,amr,m4v,mpeg,nut";
@@ -66,7 +72,10 @@ class MediaInput {
 
   // Opens and probes `path`. `label` names the file in messages. Throws callrec::Error
   // when the file cannot be opened or holds no decodable audio or video stream.
-  MediaInput(const std::filesystem::path& path, std::string label, int64_t offset_us);
+  // `max_index_entries`: how far the demuxer's index may grow before the file is opened
+  // again (Matroska/WebM; see MediaLimits::kMaxDemuxerIndexEntries).
+  MediaInput(const std::filesystem::path& path, std::string label, int64_t offset_us,
+             int64_t max_index_entries = MediaLimits::kMaxDemuxerIndexEntries);
   // The same from bytes held in memory (fuzzing, the embedding API). `bytes` must
   // outlive the MediaInput. `format_hint` is a file name whose extension helps probing.
   static MediaInput from_memory(std::span<const uint8_t> bytes, std::string label, int64_t offset_us,
@@ -113,6 +122,11 @@ class MediaInput {
   // files in use, not every file it has been through.
   void close();
 
+  // Entries the demuxer's index holds now, and how many times the file was opened again
+  // to let them go.
+  int64_t demuxer_index_entries() const;
+  int reopens() const { return reopens_; }
+
   const std::vector<std::string>& problems() const { return problems_; }
   const std::string& label() const { return label_; }
 
@@ -133,6 +147,10 @@ class MediaInput {
 
   MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label, int64_t offset_us);
   void open(const std::string& url);
+  std::unique_ptr<AVIOContext, IoDeleter> make_io(ByteSource& source) const;
+  av::InputFormatPtr open_format(AVIOContext& io, const std::string& url, const AVInputFormat* format) const;
+  void bound_demuxer_index();
+  void reopen_at(const AVPacket& next);
   void close_file();
   void open_decoder(Stream& s, int media_type);
   void decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame);
@@ -164,6 +182,13 @@ class MediaInput {
   av::SwsPtr scaler_;
   int oversized_packets_ = 0;
   bool eof_ = false;
+  // Bounding the demuxer's index (bound_demuxer_index()).
+  int64_t max_index_entries_ = MediaLimits::kMaxDemuxerIndexEntries;
+  int64_t index_entries_at_open_ = 0;
+  bool may_reopen_ = false;       // a Matroska/WebM file
+  int reopens_ = 0;
+  std::optional<int> pending_status_;  // read ahead while reopening: av_read_frame's result
+  av::PacketPtr pending_;              // and its packet
   std::vector<std::string> problems_;
 };
 

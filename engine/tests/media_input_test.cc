@@ -1,8 +1,13 @@
-// MediaInput's suspend/resume: a checked file let go until the render reaches it.
+// MediaInput's suspend/resume (a checked file let go until the render reaches it) and
+// the bounded demuxer index (a long WebM file opened again where reading had come to).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <tuple>
+#include <vector>
 #include <unistd.h>
 
 #include "callrec/mediagen/media_generator.h"
@@ -83,6 +88,72 @@ TEST(MediaInput, FileGoneBeforeResumeEndsTheInputWithAProblem) {
   in.close();
   std::filesystem::remove_all(path.parent_path());
 }
+
+// Every decoded frame as (kind, call time, size, FNV-1a of its samples or luma).
+using FrameDigest = std::tuple<char, int64_t, int, uint64_t>;
+
+uint64_t fnv1a(uint64_t h, const uint8_t* data, size_t size) {
+  for (size_t i = 0; i < size; ++i) h = (h ^ data[i]) * 1099511628211ULL;
+  return h;
+}
+
+struct Reading {
+  std::vector<FrameDigest> frames;
+  int64_t most_index_entries = 0;
+};
+
+Reading read_digests(MediaInput& in) {
+  Reading r;
+  const MediaInput::FrameCallback on_audio = [&](const AVFrame& f, MediaTime t) {
+    const size_t bytes = static_cast<size_t>(f.nb_samples) * f.ch_layout.nb_channels * sizeof(float);
+    r.frames.emplace_back('a', t.us(), f.nb_samples, fnv1a(14695981039346656037ULL, f.data[0], bytes));
+  };
+  const MediaInput::FrameCallback on_video = [&](const AVFrame& f, MediaTime t) {
+    uint64_t h = 14695981039346656037ULL;
+    for (int y = 0; y < f.height; ++y) h = fnv1a(h, f.data[0] + static_cast<ptrdiff_t>(y) * f.linesize[0], f.width);
+    r.frames.emplace_back('v', t.us(), f.width * f.height, h);
+  };
+  while (in.step(on_audio, on_video)) r.most_index_entries = std::max(r.most_index_entries, in.demuxer_index_entries());
+  return r;
+}
+
+// libavformat's Matroska demuxer indexes every audio packet it reads; a long file is
+// opened again whenever its index has grown by the limit. What is decoded must not
+// change at all, with or without the file's Cues (a live capture has none).
+void expect_reopening_reads_the_same(bool live) {
+  const std::string name = live ? "live.webm" : "cues.webm";
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("callrec-media-input-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::create_directories(dir);
+  const auto path = dir / name;
+  // 20 s: 1000 Opus packets of 20 ms, 200 VP8 pictures, a keyframe every 30.
+  mg::write_media(path, {.duration_ms = 20'000,
+                         .video = mg::VideoSpec{.width = 160, .height = 90, .fps = 10},
+                         .audio = mg::AudioSpec{.tones = {{0, 20'000, 440, 0.3}}},
+                         .live = live});
+  MediaInput plain(path, "plain", 0);
+  const Reading expected = read_digests(plain);
+  ASSERT_GT(expected.frames.size(), 1000u);
+  // What the limit is for: one demuxer's index grows with the file.
+  EXPECT_GT(expected.most_index_entries, 900);
+
+  constexpr int64_t kLimit = 100;
+  MediaInput in(path, "reopening", 0, kLimit);
+  const Reading got = read_digests(in);
+  EXPECT_GE(in.reopens(), 5);
+  // The limit, plus what the new demuxer indexes again: it starts a cluster before the
+  // one reading had come to.
+  EXPECT_LT(got.most_index_entries, expected.most_index_entries / 2);
+  ASSERT_EQ(got.frames.size(), expected.frames.size());
+  for (size_t i = 0; i < got.frames.size(); ++i) ASSERT_EQ(got.frames[i], expected.frames[i]) << "frame " << i;
+  EXPECT_TRUE(in.problems().empty()) << in.problems()[0];
+  EXPECT_EQ(in.end_us(), plain.end_us());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MediaInput, ReopeningALongWebmToBoundItsIndexReadsTheSame) { expect_reopening_reads_the_same(false); }
+
+TEST(MediaInput, ReopeningALiveCapturedWebmWithoutCuesReadsTheSame) { expect_reopening_reads_the_same(true); }
 
 }  // namespace
 }  // namespace callrec::engine

@@ -106,7 +106,11 @@ class Writer {
     if (spec.video) open_video(*spec.video);
     if (spec.audio) open_audio(*spec.audio);
     check_av(avio_open(&fmt_->pb, path.c_str(), AVIO_FLAG_WRITE), where("open for writing"));
-    check_av(avformat_write_header(fmt_.get(), nullptr), where("write header"));
+    AVDictionary* options = nullptr;
+    if (spec.live) av_dict_set(&options, "live", "1", 0);
+    const int ret = avformat_write_header(fmt_.get(), &options);
+    av_dict_free(&options);
+    check_av(ret, where("write header"));
   }
 
   void run() {

@@ -81,6 +81,9 @@ struct MediaSpec {
   int64_t duration_ms = 5000;
   std::optional<VideoSpec> video;
   std::optional<AudioSpec> audio;
+  // WebM/Matroska: written the way a live capture is (the muxer's "live" mode): no
+  // Cues index, nothing rewritten at the end.
+  bool live = false;
 };
 
 // Writes `spec` to `path`. Throws callrec::Error naming the file on failure.
