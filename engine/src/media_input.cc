@@ -352,6 +352,11 @@ void MediaInput::reopen_at(const AVPacket& next) {
     if (is->codecpar->codec_id != was->codecpar->codec_id || av_cmp_q(is->time_base, was->time_base) != 0)
       throw Error(label_ + ": the file changed");
   }
+  // Probed as the first demuxer was, so it knows the same of its streams (reordering,
+  // codec delays) when it fills in timestamps. (FFmpeg 5.1 gives the same packets
+  // without it, H.264 B-frames included; a packet that came out otherwise would only
+  // make the comparison below keep the first demuxer.)
+  if (avformat_find_stream_info(fresh.get(), nullptr) < 0) throw Error(label_ + ": cannot read the file again");
   // The demuxer seeks by its index: given the cluster's entry, it lands on that cluster
   // (AVSEEK_FLAG_ANY: from its first block at or after start_ts, whatever the type).
   const int stream = indexed->index;

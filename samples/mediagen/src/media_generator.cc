@@ -160,6 +160,7 @@ class Writer {
       av_opt_set_int(venc_->priv_data, "cpu-used", 8, 0);
     } else if (v.encoder == "libx264") {
       av_opt_set(venc_->priv_data, "preset", "ultrafast", 0);
+      if (v.bframes > 0) venc_->max_b_frames = v.bframes;
     }
     if (fmt_->oformat->flags & AVFMT_GLOBALHEADER) venc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     check_av(avcodec_open2(venc_.get(), codec, nullptr), where("open video encoder"));
