@@ -308,7 +308,7 @@ int64_t MediaInput::demuxer_index_entries() const {
 // used only once it gives exactly that packet (same stream, position, timestamps and
 // bytes); if it cannot, reading goes on with the old one (more memory, nothing lost).
 void MediaInput::bound_demuxer_index() {
-  if (path_.empty() || !may_reopen_ || pending_status_) return;
+  if (!may_reopen_ || pending_status_) return;
   if (demuxer_index_entries() - index_entries_at_open_ < max_index_entries_) return;
   av::PacketPtr next = av::make_packet();
   const int ret = av_read_frame(format_.get(), next.get());

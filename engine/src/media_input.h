@@ -185,7 +185,7 @@ class MediaInput {
   // Bounding the demuxer's index (bound_demuxer_index()).
   int64_t max_index_entries_ = MediaLimits::kMaxDemuxerIndexEntries;
   int64_t index_entries_at_open_ = 0;
-  bool may_reopen_ = false;       // a Matroska/WebM file
+  bool may_reopen_ = false;       // a Matroska/WebM file read from its path
   int reopens_ = 0;
   std::optional<int> pending_status_;  // read ahead while reopening: av_read_frame's result
   av::PacketPtr pending_;              // and its packet
