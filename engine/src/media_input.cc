@@ -186,8 +186,6 @@ void MediaInput::close_file() {
   scaled_.reset();
   scaler_.reset();
   packet_.reset();
-  pending_.reset();
-  pending_status_.reset();
 }
 
 MediaInput::MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label,
@@ -307,19 +305,16 @@ int64_t MediaInput::demuxer_index_entries() const {
 // had come to: memory stays bounded whatever the file's length. The new demuxer is
 // used only once it gives exactly that packet (same stream, position, timestamps and
 // bytes); if it cannot, reading goes on with the old one (more memory, nothing lost).
-void MediaInput::bound_demuxer_index() {
-  if (!may_reopen_ || pending_status_) return;
-  if (demuxer_index_entries() - index_entries_at_open_ < max_index_entries_) return;
-  av::PacketPtr next = av::make_packet();
-  const int ret = av_read_frame(format_.get(), next.get());
-  pending_status_ = ret;
-  if (ret < 0) return;  // the end, or a read error: step() reports it as it would have
-  pending_ = std::move(next);
+// Reads the next packet into packet_ and returns av_read_frame's result.
+int MediaInput::read_next_packet() {
+  const int ret = av_read_frame(format_.get(), packet_.get());
+  if (ret < 0 || !may_reopen_ || demuxer_index_entries() - index_entries_at_open_ < max_index_entries_) return ret;
   try {
-    reopen_at(*pending_);
+    reopen_at(*packet_);  // the packet just read, not yet decoded, is where the new demuxer goes on
   } catch (const Error&) {
     may_reopen_ = false;  // e.g. the file changed or went: keep reading what is open
   }
+  return ret;
 }
 
 void MediaInput::reopen_at(const AVPacket& next) {
@@ -447,18 +442,7 @@ void MediaInput::close() {
 bool MediaInput::step(const FrameCallback& on_audio, const FrameCallback& on_video) {
   if (suspended_) throw Error(label_ + ": internal error: stepped while suspended");
   if (eof_) return false;
-  if (!audio_done() || !video_done()) bound_demuxer_index();
-  int ret = 0;
-  if (audio_done() && video_done()) {
-    ret = AVERROR_EOF;
-  } else if (pending_status_) {
-    ret = *pending_status_;
-    pending_status_.reset();
-    if (pending_) av_packet_move_ref(packet_.get(), pending_.get());
-    pending_.reset();
-  } else {
-    ret = av_read_frame(format_.get(), packet_.get());
-  }
+  const int ret = (audio_done() && video_done()) ? AVERROR_EOF : read_next_packet();
   if (ret < 0) {
     if (ret != AVERROR_EOF) problem("read error, media ends here (" + av_error_text(ret) + ")");
     if (has_audio() && !audio_.done) decode(audio_, nullptr, on_audio);

@@ -149,7 +149,7 @@ class MediaInput {
   void open(const std::string& url);
   std::unique_ptr<AVIOContext, IoDeleter> make_io(ByteSource& source) const;
   av::InputFormatPtr open_format(AVIOContext& io, const std::string& url, const AVInputFormat* format) const;
-  void bound_demuxer_index();
+  int read_next_packet();
   void reopen_at(const AVPacket& next);
   void close_file();
   void open_decoder(Stream& s, int media_type);
@@ -182,13 +182,11 @@ class MediaInput {
   av::SwsPtr scaler_;
   int oversized_packets_ = 0;
   bool eof_ = false;
-  // Bounding the demuxer's index (bound_demuxer_index()).
+  // Bounding the demuxer's index (read_next_packet()).
   int64_t max_index_entries_ = MediaLimits::kMaxDemuxerIndexEntries;
   int64_t index_entries_at_open_ = 0;
   bool may_reopen_ = false;       // a Matroska/WebM file read from its path
   int reopens_ = 0;
-  std::optional<int> pending_status_;  // read ahead while reopening: av_read_frame's result
-  av::PacketPtr pending_;              // and its packet
   std::vector<std::string> problems_;
 };
 
