@@ -32,7 +32,7 @@ build_project() {
   # taken relative to the checkout so two clones share the cache.
   local launcher=()
   if command -v ccache >/dev/null 2>&1; then
-    export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}"
+    export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$ROOT}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
     launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   fi
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" "${launcher[@]}" >/dev/null
