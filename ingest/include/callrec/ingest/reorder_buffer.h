@@ -87,8 +87,8 @@ ReorderBuffer::Insert ReorderBuffer::insert(int64_t seq, std::span<const uint8_t
     while (seq - *next_ >= capacity) {
       // Nothing is held any more (release() emptied the buffer up to the first hole).
       if (held_ == 0) {
-        pending_lost_ += seq - capacity + 1 - *next_;
-        next_ = seq - capacity + 1;
+        pending_lost_ += seq - *next_;
+        next_ = seq;
         break;
       }
       release(emit, std::nullopt, true);
