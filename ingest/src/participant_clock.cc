@@ -80,16 +80,19 @@ int64_t ParticipantClock::place(int stream, int64_t media_us, int64_t arrival_us
     int64_t target = *s.wall_delay_us;
     for (const Stream& other : streams_)
       if (other.sender_reports && other.wall_delay_us) target = std::max(target, *other.wall_delay_us);
+    // Slewing is paced by media time (the sender's wall clock here), not arrival: a
+    // sender that stalls and then bursts must not let the offset move faster per second
+    // of media than the mixer can follow.
     if (!wall_offset_.value() && s.private_offset.value()) {
       // The first stream with reports: continue where its private placement was, so
       // the switch to the wall clock does not move it.
-      wall_offset_.update(*s.private_offset.value() - (ntp - media_us), arrival_us);
+      wall_offset_.update(*s.private_offset.value() - (ntp - media_us), ntp);
     }
-    wall_offset_.update(target, arrival_us);
+    wall_offset_.update(target, ntp);
     return ntp + *wall_offset_.value();
   }
   s.sender_reports = false;
-  s.private_offset.update(private_delay, arrival_us);
+  s.private_offset.update(private_delay, media_us);
   return media_us + *s.private_offset.value();
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "callrec/ingest/rtcp_compound.h"
 #include "callrec/ingest/sdp_description.h"
 #include "callrec/ingest/udp_ingest.h"
 #include "sender_harness.h"
@@ -63,8 +64,12 @@ class RealSenderTest : public ::testing::Test {
       const int64_t media = static_cast<int64_t>(static_cast<int32_t>(units[i].rtp_timestamp - units[i - 1].rtp_timestamp)) *
                             1'000'000 / rate;
       const int64_t moved = units[i].capture_us - units[i - 1].capture_us - media;
-      EXPECT_GE(moved, -200 - std::abs(media) / 500) << "unit " << i;  // never back by more than the slew
-      if (moved > 200 + std::abs(media) / 500) ++steps;
+      // Beyond the 1 ms/s slew, placement moves only where the offset stepped up, or
+      // where a stream joined the participant's wall clock (its first sender report):
+      // that one move is the lip-sync correction, and small.
+      const int64_t slew = 200 + std::abs(media) / 500;
+      EXPECT_GE(moved, -40'000) << "unit " << i;
+      if (moved > slew || moved < -slew) ++steps;
     }
     EXPECT_LE(steps, static_cast<int>(units.size()) / 10 + 2);
   }
@@ -93,6 +98,20 @@ class RealSenderTest : public ::testing::Test {
     const int64_t first = diffs[diffs.size() * 3 / 4].second;
     for (size_t i = diffs.size() * 3 / 4; i < diffs.size(); ++i)
       EXPECT_NEAR(static_cast<double>(diffs[i].second - first), 0.0, 3000.0) << i;
+  }
+  // The constant that expect_same_offset() checks, over the last quarter.
+  static std::optional<int64_t> same_offset_difference(const std::vector<Unit>& a, int rate_a,
+                                                       const std::vector<Unit>& b, int rate_b) {
+    std::vector<int64_t> diffs;
+    size_t j = 0;
+    for (const Unit& u : b) {
+      while (j + 1 < a.size() && a[j + 1].arrival_us <= u.arrival_us) ++j;
+      if (a.empty() || std::llabs(a[j].arrival_us - u.arrival_us) > 20'000) continue;
+      diffs.push_back((a[j].capture_us - static_cast<int64_t>(a[j].rtp_timestamp) * 1'000'000 / rate_a) -
+                      (u.capture_us - static_cast<int64_t>(u.rtp_timestamp) * 1'000'000 / rate_b));
+    }
+    if (diffs.size() < 10) return std::nullopt;
+    return median(std::vector<int64_t>(diffs.begin() + static_cast<std::ptrdiff_t>(diffs.size() * 3 / 4), diffs.end()));
   }
   static int64_t median(std::vector<int64_t> v) {
     std::sort(v.begin(), v.end());
@@ -300,15 +319,16 @@ TEST_F(RealSenderTest, GstreamerRtpbinOpusVp8AndH264StapAFuA) {
   EXPECT_EQ(h.decoded, static_cast<int>(h264.size()));
   EXPECT_EQ(h.width, 320);
   // rtpbin sends sender reports on each session, from one wall clock: all three streams
-  // are placed by them. The test sources start at running time 0, so their first units
-  // have one capture time, give or take what the encoders shift (opusenc's lookahead
-  // moves Opus timestamps by ~13 ms).
+  // are placed by them. The VP8 and H.264 streams carry the same pictures (a tee), with
+  // their own random RTP bases and sessions: their frames get the same capture times.
+  // Audio keeps one offset against video once reports came. (Where audio sits against
+  // video is the sender's own timestamping, which a loaded machine shifts by tens of ms:
+  // not asserted here; the A/V sync test of phase 2 measures it with markers.)
   for (int s = 0; s < 3; ++s) EXPECT_GE(stats.at(static_cast<size_t>(s)).sender_reports, 1) << s;
-  const int64_t a = median(offsets(audio, 48000, 3'000'000));
   const int64_t b = median(offsets(vp8, 90000, 3'000'000));
   const int64_t c = median(offsets(h264, 90000, 3'000'000));
-  EXPECT_NEAR(static_cast<double>(a - b), 0.0, 20'000.0);
   EXPECT_NEAR(static_cast<double>(b - c), 0.0, 3'000.0);
+  expect_same_offset(audio, 48000, vp8, 90000, {});
   expect_placement_follows_media(audio, 48000);
   expect_placement_follows_media(vp8, 90000);
 }
@@ -318,25 +338,46 @@ TEST_F(RealSenderTest, GstreamerRtpbinOpusVp8AndH264StapAFuA) {
 // it arrives.
 TEST_F(RealSenderTest, VideoDelayed300MsStaysInSyncThroughSenderReports) {
   const uint16_t audio_port = test::free_port_pair(), vp8_port = test::free_port_pair(),
-                 relay_port = test::free_port_pair();
+                 relay_port = test::free_port_pair(), audio_relay = test::free_port_pair();
+  // The relays keep each stream's last sender report: (NTP µs - RTP µs) is what the
+  // sender says relates its RTP clock to its wall clock.
+  std::mutex mu;
+  std::optional<int64_t> audio_sr, video_sr;
+  auto keep_sr = [&](std::optional<int64_t>& into, int rate) {
+    return [&into, &mu, rate](const std::vector<uint8_t>& datagram) {
+      if (const auto c = RtcpCompound::parse(datagram); c && !c->sender_reports.empty()) {
+        const auto& sr = c->sender_reports.back();
+        std::lock_guard lock(mu);
+        into = sr.ntp.us() - static_cast<int64_t>(sr.rtp_timestamp) * 1'000'000 / rate;
+      }
+    };
+  };
   test::UdpRelay relay({{relay_port, vp8_port, 300'000, nullptr, nullptr},
-                        {static_cast<uint16_t>(relay_port + 1), static_cast<uint16_t>(vp8_port + 1), 300'000, nullptr, nullptr}});
+                        {static_cast<uint16_t>(relay_port + 1), static_cast<uint16_t>(vp8_port + 1), 300'000, nullptr,
+                         keep_sr(video_sr, 90000)},
+                        {static_cast<uint16_t>(audio_relay + 1), static_cast<uint16_t>(audio_port + 1), 0, nullptr,
+                         keep_sr(audio_sr, 48000)}});
   UdpIngest ingest(clock);
   test::CollectingSink sink(clock);
   const auto id = ingest.add(gst_media(audio_port, vp8_port, 0), sink);
-  ASSERT_TRUE(sent(test::run_command(gst_sender(audio_port, relay_port, 0, 7))));
+  std::string cmd = gst_sender(audio_port, relay_port, 0, 7);
+  // Audio RTCP through its relay too.
+  const std::string from = "port=" + std::to_string(audio_port + 1), to = "port=" + std::to_string(audio_relay + 1);
+  cmd.replace(cmd.find(from), from.size(), to);
+  ASSERT_TRUE(sent(test::run_command(cmd)));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   ingest.remove(id);
   const auto audio = sink.audio(), video = sink.video(1);
-  ASSERT_GT(video.size(), 100u);
-  // The same sender as in the test above without the delay: audio and video offsets
-  // agree within a few ms (Opus lookahead aside), and stay so.
-  const int64_t a = median(offsets(audio, 48000, 5'000'000));
-  const int64_t v = median(offsets(video, 90000, 5'000'000));
-  EXPECT_NEAR(static_cast<double>(a - v), 0.0, 20'000.0);
-  expect_same_offset(audio, 48000, video, 90000, {});
-  // Without the sender reports the video would sit 300 ms late: the offset followed the
-  // slower path, so video is placed where it arrives, not 300 ms before.
+  ASSERT_GT(video.size(), 150u);
+  ASSERT_TRUE(audio_sr && video_sr);
+  // Audio and video are placed with the relation the sender reports state (capture -
+  // RTP time differs between them by exactly what the SRs say): the 300 ms the video
+  // spent on the way does not show.
+  const int64_t expected = *audio_sr - *video_sr;
+  const auto measured = same_offset_difference(audio, 48000, video, 90000);
+  ASSERT_TRUE(measured);
+  EXPECT_NEAR(static_cast<double>(*measured - expected), 0.0, 3000.0);
+  // Video is placed where it arrives, not 300 ms before: the offset followed the slower path.
   std::vector<int64_t> late;
   for (const Unit& u : video) late.push_back(u.arrival_us - u.capture_us);
   EXPECT_LT(median(late), 40'000);
@@ -351,7 +392,12 @@ TEST_F(RealSenderTest, LossAndReorderingWithKeyFramesOnRequest) {
   test::CollectingSink sink(clock);
   const auto id = ingest.add(gst_media(audio_port, vp8_port, 0), sink);
   // The sender takes RTCP (receiver reports, PLIs) on the port its RTCP leaves from.
-  const uint16_t back_port = test::free_port_pair();
+  const uint16_t back_port = test::free_port_pair(), relay_port = test::free_port_pair();
+  test::UdpRelay relay({{relay_port, vp8_port, 0,
+                         [](int64_t index, const std::vector<uint8_t>&) {
+                           return index == 80 || index == 120 || index == 200 || index == 260;
+                         },
+                         nullptr}});
   const std::string cmd =
       "timeout 20 gst-launch-1.0 -q rtpbin name=rtpbin "
       "audiotestsrc is-live=true samplesperbuffer=960 num-buffers=250 ! audio/x-raw,rate=48000,channels=1 ! opusenc ! "
@@ -360,10 +406,12 @@ TEST_F(RealSenderTest, LossAndReorderingWithKeyFramesOnRequest) {
       std::to_string(audio_port) +
       " rtpbin.send_rtcp_src_0 ! udpsink host=127.0.0.1 port=" + std::to_string(audio_port + 1) +
       " sync=false async=false "
+      // Video: reordered by netsim, and a relay drops four packets after the first key frame
+      // (deterministically: a lost first key frame would leave nothing to check).
       "videotestsrc is-live=true pattern=ball num-buffers=150 ! video/x-raw,width=320,height=240,framerate=30/1 ! "
       "vp8enc deadline=1 keyframe-max-dist=10000 ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=400 ! "
-      "netsim drop-probability=0.02 delay-probability=0.1 min-delay=5 max-delay=30 allow-reordering=true ! "
-      "rtpbin.send_rtp_sink_1 rtpbin.send_rtp_src_1 ! udpsink host=127.0.0.1 port=" + std::to_string(vp8_port) +
+      "netsim delay-probability=0.1 min-delay=5 max-delay=30 allow-reordering=true ! "
+      "rtpbin.send_rtp_sink_1 rtpbin.send_rtp_src_1 ! udpsink host=127.0.0.1 port=" + std::to_string(relay_port) +
       " rtpbin.send_rtcp_src_1 ! udpsink host=127.0.0.1 port=" + std::to_string(vp8_port + 1) +
       " bind-port=" + std::to_string(back_port) + " sync=false async=false "
       "udpsrc port=" + std::to_string(back_port) + " ! rtpbin.recv_rtcp_sink_1 >/dev/null 2>&1";
@@ -421,8 +469,10 @@ TEST_F(RealSenderTest, OpusDtxGapsAreSilenceNotLossOrShift) {
   EXPECT_LT(audio.size(), 180u);             // DTX left packets out
   EXPECT_GT(silence, 48000 / 2);             // at least half a second of gaps
   // Capture times follow the timestamps across the gaps.
+  // (The offset may slew by 1 ms per second of media.)
   const auto o = offsets(audio, 48000);
-  EXPECT_LE(*std::max_element(o.begin(), o.end()) - *std::min_element(o.begin(), o.end()), 2000);
+  const int64_t media_s = static_cast<int64_t>(static_cast<uint32_t>(audio.back().rtp_timestamp - audio.front().rtp_timestamp)) / 48000;
+  EXPECT_LE(*std::max_element(o.begin(), o.end()) - *std::min_element(o.begin(), o.end()), 1000 * (media_s + 1) + 200);
 }
 
 // The sender restarts mid call (a new SSRC, new sequence numbers and timestamps).

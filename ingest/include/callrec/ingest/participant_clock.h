@@ -12,7 +12,8 @@
 //
 // The offset moves with the measured delays, but not in steps that would move audio: it
 // follows a delay that shrinks or grows slowly (clock skew, a drifting route) at
-// kSlewRate (1 ms per second, half of what the mixer's drift correction absorbs), and
+// kSlewRate (1 ms per second of media, half of what the mixer's drift correction
+// absorbs; paced by media time, so a sender that stalls and bursts moves it no faster), and
 // steps only up, when media would otherwise be placed more than kStepUpUs before it
 // arrived (a stream that starts with a longer delay than the others, a route change).
 // Audio has a gap there (filled by concealment or silence), video holds its picture.
@@ -49,7 +50,8 @@ class TransitWindow {
   int first_ = 0;
 };
 
-// An offset that follows a target by bounded slewing, stepping only upwards.
+// An offset that follows a target by bounded slewing, stepping only upwards. `now_us` is
+// the clock that paces the slewing (ParticipantClock passes media time).
 class SlewedOffset {
  public:
   SlewedOffset(int64_t step_up_us, double slew_rate) : step_up_us_(step_up_us), slew_rate_(slew_rate) {}
