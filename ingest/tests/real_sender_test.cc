@@ -409,7 +409,7 @@ TEST_F(RealSenderTest, LossAndReorderingWithKeyFramesOnRequest) {
       // Video: reordered by netsim, and a relay drops four packets after the first key frame
       // (deterministically: a lost first key frame would leave nothing to check).
       "videotestsrc is-live=true pattern=ball num-buffers=150 ! video/x-raw,width=320,height=240,framerate=30/1 ! "
-      "vp8enc deadline=1 keyframe-max-dist=10000 ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=400 ! "
+      "vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay pt=96 picture-id-mode=15-bit mtu=400 ! "
       "netsim delay-probability=0.1 min-delay=5 max-delay=30 allow-reordering=true ! "
       "rtpbin.send_rtp_sink_1 rtpbin.send_rtp_src_1 ! udpsink host=127.0.0.1 port=" + std::to_string(relay_port) +
       " rtpbin.send_rtcp_src_1 ! udpsink host=127.0.0.1 port=" + std::to_string(vp8_port + 1) +
@@ -427,9 +427,10 @@ TEST_F(RealSenderTest, LossAndReorderingWithKeyFramesOnRequest) {
   EXPECT_GT(stats.at(0).packets_received, 200);
   EXPECT_EQ(test::decode("opus", audio).errors, 0);
   // Video: frames went missing, the gate held back what referred to them (nothing handed
-  // on fails to decode), and PLIs went out to the sender's RTCP port. (Whether rtpbin
-  // turns them into key frames is GStreamer's business; with this gst-launch wiring it
-  // was not seen to, so the encoder's answer is not asserted here.)
+  // on fails to decode), and PLIs went out to the sender's RTCP port. (With this
+  // gst-launch wiring rtpbin was not seen to answer PLIs with key frames, so the encoder
+  // makes one every second and the answer is not asserted; on a loaded machine netsim's
+  // reordering can also break the first key frame.)
   EXPECT_GT(stats.at(1).packets_lost, 0);
   EXPECT_GT(stats.at(1).frames_waiting_for_keyframe + stats.at(1).frames_broken, 0);
   EXPECT_GT(stats.at(1).plis_sent, 0);
