@@ -11,6 +11,10 @@ CALLREC_PACKAGES=(
   libopus-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libfreetype-dev fonts-dejavu-core
+  libboost-dev
+  # The live ingest's tests send real RTP with GStreamer (rtpbin, payloaders, netsim, vp8enc,
+  # openh264enc) as well as with ffmpeg.
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 )
 
 install_deps() {
