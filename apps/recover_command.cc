@@ -13,10 +13,6 @@
 #include "callrec/muxer/recovery.h"
 #include "command.h"
 
-extern "C" {
-#include <libavutil/log.h>
-}
-
 namespace callrec::cli {
 
 CommandRunner add_recover_command(CLI::App& app) {
@@ -26,8 +22,6 @@ CommandRunner add_recover_command(CLI::App& app) {
 
   return [recover, dir]() -> int {
     if (!recover->parsed()) return -1;
-    // A truncated fragment makes the demuxer log; the outcome is reported below.
-    av_log_set_level(AV_LOG_QUIET);
     try {
       std::error_code ec;
       if (!std::filesystem::is_directory(*dir, ec)) throw Error(dir->string() + ": not a directory");

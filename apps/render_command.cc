@@ -1,6 +1,7 @@
 // callrec render MANIFEST.json --out DIR [--max-chunk-bytes N] [--quiet] ...
 //
-// Renders a call from its manifest and captured media (CONTRACT §2).
+// Renders a call from its manifest and captured media (docs/contract.md, "The call manifest").
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -11,10 +12,6 @@
 #include "callrec/engine/manifest.h"
 #include "callrec/engine/offline_renderer.h"
 #include "command.h"
-
-extern "C" {
-#include <libavutil/log.h>
-}
 
 namespace callrec::cli {
 
@@ -114,20 +111,23 @@ CommandRunner add_render_command(CLI::App& app) {
       ->capture_default_str();
   render->add_flag("--quiet,-q", o->quiet, "No progress on stderr");
   render->add_flag("--force", o->force, "Replace a recording already in the output directory");
-  render->add_flag("--verbose,-v", o->verbose, "Also show FFmpeg's own log messages");
+  render->add_flag("--verbose,-v", o->verbose, "Show FFmpeg's own warnings (--log-level warning)");
   render->add_flag("--stats", o->stats, "Print the CPU time of each stage when done");
 
   return [render, o]() -> int {
     if (!render->parsed()) return -1;
     // callrec reports problems itself, one line each, naming the file; FFmpeg's own log
-    // lines only on request.
-    av_log_set_level(o->verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    // lines only on request (--log-level, --verbose).
+    const std::optional<LogLevel> libav_level =
+        o->verbose ? std::max(LogLevel::kWarning, libav_log_level().value_or(LogLevel::kWarning)) : libav_log_level();
+    const LogSink log = stderr_log_sink(libav_level);
     ProgressLine progress;
     try {
       const engine::Manifest manifest = engine::load_manifest(o->manifest_path);
       prepare_out_dir(o->out_dir, o->force);
       engine::RenderOptions options{.out_dir = o->out_dir, .max_chunk_bytes = o->max_chunk_bytes,
-                                    .encoder = o->encoder, .on_progress = {}, .measure_stages = o->stats};
+                                    .encoder = o->encoder, .on_progress = {}, .measure_stages = o->stats,
+                                    .log = log};
       if (!o->quiet) options.on_progress = [&progress](const auto& p) { progress(p); };
       const auto result = engine::render_call(manifest, options);
       if (!o->quiet) progress.finish();

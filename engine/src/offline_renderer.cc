@@ -4,6 +4,7 @@
 
 #include "callrec/core/denormals.h"
 #include "callrec/core/error.h"
+#include "callrec/core/log.h"
 #include "callrec/core/random_id.h"
 #include "callrec/engine/record_timeline.h"
 #include "media_input.h"
@@ -147,6 +148,7 @@ class CallRender {
 
 RenderResult render_call(const Manifest& manifest, const RenderOptions& options) {
   const ScopedFlushDenormals flush_denormals;  // decoders, mixer and AAC encoder run here
+  const ScopedLogSink log_scope(options.log);   // and log here
   CallRender render(manifest, options);
   return render.run();
 }

@@ -44,6 +44,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callrec/core/log.h"
 #include "callrec/core/media_time.h"
 
 extern "C" struct AVFrame;
@@ -133,6 +134,14 @@ struct SessionConfig {
   std::optional<int> max_talkers;
   // Receives every event on the session's output thread.
   std::function<void(const SessionEvent&)> on_event;
+  // (Fields below were added later; they stay at the end so that designated
+  // initializers written for the fields above keep compiling.)
+  // Where libav's (FFmpeg's) log lines and callrec's own diagnostics of this session go:
+  // a callback and a level (callrec/core/log.h). Called on the session's threads (the
+  // output thread, its encoder worker, the thread calling start()): it must be
+  // thread-safe. Without a callback they are dropped; the library never writes to
+  // stderr. Several sessions in one process each get their own lines.
+  LogSink log;
 };
 
 // Counters for monitoring and capacity planning.

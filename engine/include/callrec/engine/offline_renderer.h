@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callrec/core/log.h"
 #include "callrec/engine/manifest.h"
 #include "callrec/muxer/recording_writer.h"
 
@@ -29,6 +30,10 @@ struct RenderOptions {
   std::function<void(const RenderProgress&)> on_progress;
   // Measure the CPU time of each stage (RenderResult::stage_cpu_ms).
   bool measure_stages = false;
+  // Where libav's log lines (and callrec's own diagnostics) of this render go: a
+  // callback and a level (callrec/core/log.h). Without a callback they are dropped;
+  // nothing is written to stderr.
+  LogSink log;
 };
 
 struct RenderResult {
