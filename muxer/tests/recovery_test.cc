@@ -297,9 +297,9 @@ TEST(RecoveryTest, RecordingThatFailedEarlyIsReportedAndKept) {
       writer.write_period(source.canvas(), source.audio());
     }
   }  // destroyed without finish(): what an early failure leaves
-  for (const auto& [name, contents] : kForeignFiles) write_file(dir.path() / name, contents);
   const std::filesystem::path part = find_part(dir.path());
   ASSERT_FALSE(part.empty());
+  for (const auto& [name, contents] : kForeignFiles) write_file(dir.path() / name, contents);
   const std::string id = part.filename().string().substr(1, part.filename().string().size() - 10);
   ASSERT_TRUE(std::filesystem::exists(dir.path() / ("." + id + ".state.json")));
   const auto before = snapshot(dir.path());
