@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -40,12 +41,21 @@ class ProgressLine {
     last_ = now;
     const double wall_s = std::chrono::duration<double>(now - start_).count();
     const double speed = wall_s > 0 ? p.output_us / 1e6 / wall_s : 0;
+    char line[160];
     if (p.call_end_us && *p.call_end_us > 0) {
-      const double pct = std::min(100.0, 100.0 * p.call_us / *p.call_end_us);
-      std::fprintf(stderr, "\rrendering: %5.1f%% of the call, %.1f s recorded, %.1fx real time ", pct, p.output_us / 1e6, speed);
+      const double pct = std::min(100.0, 100.0 * static_cast<double>(p.call_us) / static_cast<double>(*p.call_end_us));
+      // Inputs without a stated duration: the end is extrapolated, and the line says so.
+      std::snprintf(line, sizeof line, "rendering: %s%.1f%% of the call%s, %.1f s recorded, %.1fx real time",
+                    p.call_end_estimated ? "~" : "", pct, p.call_end_estimated ? " (estimated)" : "",
+                    static_cast<double>(p.output_us) / 1e6, speed);
     } else {
-      std::fprintf(stderr, "\rrendering: %.1f s recorded, %.1fx real time ", p.output_us / 1e6, speed);
+      std::snprintf(line, sizeof line, "rendering: %.1f s recorded, %.1fx real time",
+                    static_cast<double>(p.output_us) / 1e6, speed);
     }
+    // Padded over the longer line it replaces.
+    const int length = static_cast<int>(std::strlen(line));
+    std::fprintf(stderr, "\r%s%*s", line, std::max(0, shown_length_ - length), "");
+    shown_length_ = length;
     std::fflush(stderr);
     shown_ = true;
   }
@@ -58,6 +68,7 @@ class ProgressLine {
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_{};
   bool shown_ = false;
+  int shown_length_ = 0;
 };
 
 }  // namespace

@@ -20,6 +20,10 @@ struct RenderProgress {
   int64_t call_us;                          // how far into the call the render is
   std::optional<int64_t> call_end_us;       // where it will end, when known or estimated
   int64_t output_us;                        // media written so far
+  // call_end_us is an estimate: no stop in the timeline and an input whose container
+  // states no duration (a live WebM capture, as browsers' MediaRecorder writes), whose
+  // end is extrapolated from how far into the file reading has come.
+  bool call_end_estimated = false;
 };
 
 struct RenderOptions {
