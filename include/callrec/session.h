@@ -1,5 +1,5 @@
-// callrec::Session — the embedding API (CONTRACT §3): a live recording that a recording
-// backend drives at run time.
+// callrec::Session — the embedding API (docs/contract.md, "Embedding"): a live
+// recording that a recording backend drives at run time.
 //
 //   callrec::Session session({.out_dir = "rec", .call_id = "c0ffee", .on_event = log});
 //   auto started = session.start("op-1");            // started.recording_id
@@ -82,7 +82,7 @@ class Status {
   std::string message_;
 };
 
-// CONTRACT §3: a recording is active while it records, inactive before start, while
+// docs/contract.md: a recording is active while it records, inactive before start, while
 // paused and after stop.
 enum class RecordingState { kInactive, kActive };
 
