@@ -1,7 +1,7 @@
 // MediaInput: one captured media file, demuxed and decoded, its frames placed on the
 // call timeline.
 //
-// Input is untrusted (docs/contract.md, "The call manifest"; limits in docs/limits.md). The bytes are read
+// Input is untrusted (docs/contract.md; limits in docs/limits.md). The bytes are read
 // through callrec's own AVIOContext, from a plain file or a memory buffer, and nothing
 // else: the demuxer may not open any other file or URL (its io_open is refused), only
 // demuxers for single self-contained files are allowed (no playlists, concat lists,
