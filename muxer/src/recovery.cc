@@ -24,8 +24,14 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kStateSuffix = ".state.json";
 // What the writer (and this recovery) name after a chunk while it is unfinished: the
-// fragmented chunk, the remux of it, and the atomic writes of its metadata and state.
-constexpr std::string_view kChunkTemporarySuffixes[] = {".mp4.part", ".mp4.tmp", ".json.tmp", ".state.json.tmp"};
+// fragmented chunk, the remux of it, and the atomic writes of its metadata and state
+// (write_file_atomically's ".<name>.tmp": the state file's name starts with a dot too).
+struct ChunkTemporary {
+  std::string_view prefix;
+  std::string_view suffix;
+};
+constexpr ChunkTemporary kChunkTemporaries[] = {
+    {".", ".mp4.part"}, {".", ".mp4.tmp"}, {".", ".json.tmp"}, {"..", ".state.json.tmp"}};
 constexpr size_t kTokenLength = 32;
 
 // The writer's document ids: the recording's token (32 lowercase hex digits, random per
@@ -40,13 +46,14 @@ bool is_document_id(std::string_view id) {
   return true;
 }
 
-// ".<documentId><suffix>" of a chunk of the recording whose token is `token`.
+// A temporary (kChunkTemporaries) of a chunk of the recording whose token is `token`.
 bool is_recordings_temporary(const std::string& name, const std::string& token) {
-  if (!name.starts_with("." + token + "-")) return false;
-  for (std::string_view suffix : kChunkTemporarySuffixes) {
-    if (name.size() > suffix.size() + 1 && name.ends_with(suffix) &&
-        is_document_id(std::string_view(name).substr(1, name.size() - 1 - suffix.size())))
-      return true;
+  for (const ChunkTemporary& t : kChunkTemporaries) {
+    const size_t id_size = kTokenLength + 7;
+    if (name.size() != t.prefix.size() + id_size + t.suffix.size()) continue;
+    if (!name.starts_with(t.prefix) || !name.ends_with(t.suffix)) continue;
+    const std::string_view id = std::string_view(name).substr(t.prefix.size(), id_size);
+    if (id.starts_with(token) && is_document_id(id)) return true;
   }
   return false;
 }

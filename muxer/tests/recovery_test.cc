@@ -252,6 +252,7 @@ const std::map<std::string, std::string> kForeignFiles = {
     {".cache.tmp", "an editor's swap"},
     {".abc.mp4.tmp", "a remux in progress elsewhere"},
     {".notes.json.tmp", "{}"},
+    {"..notes.state.json.tmp", "{"},
     {".other.state.json", R"({"state": "someone else's"})"},
     // Named like a chunk state file, but not one (another recording's token, no state).
     {".0123456789abcdef0123456789abcdef-000000.state.json", "not json"},
@@ -336,7 +337,8 @@ TEST(RecoveryTest, RecoveryRemovesOnlyTheRecordingsOwnFiles) {
   const std::string first_id = id.substr(0, 33) + "000000";
   write_file(dir.path() / ("." + first_id + ".json.tmp"), "{\"half\": ");
   const std::string next_id = id.substr(0, 33) + "000002";
-  write_file(dir.path() / ("." + next_id + ".state.json.tmp"), "{");
+  // (write_file_atomically's temporary of ".<id>.state.json" is "..<id>.state.json.tmp").
+  write_file(dir.path() / (".." + next_id + ".state.json.tmp"), "{");
   for (const auto& [name, contents] : kForeignFiles) write_file(dir.path() / name, contents);
 
   const RecoveryReport report = recover_recording(dir.path());
@@ -345,7 +347,7 @@ TEST(RecoveryTest, RecoveryRemovesOnlyTheRecordingsOwnFiles) {
   std::set<std::string> removed;
   for (const auto& path : report.removed) removed.insert(path.filename().string());
   EXPECT_EQ(removed, (std::set<std::string>{"." + id + ".mp4.part", "." + id + ".state.json", "." + first_id + ".json.tmp",
-                                            "." + next_id + ".state.json.tmp"}));
+                                            ".." + next_id + ".state.json.tmp"}));
   const auto after = snapshot(dir.path());
   for (const auto& [name, contents] : kForeignFiles) {
     ASSERT_EQ(after.count(name), 1u) << name << " was removed";

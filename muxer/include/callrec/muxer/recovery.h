@@ -11,8 +11,8 @@
 // What it touches. Only files it can prove are the recording's own: the chunk state
 // files (".<documentId>.state.json": a valid state whose documentId is its name) and
 // files named from the recording's document ids (".<documentId>.mp4.part", ".mp4.tmp",
-// ".json.tmp", ".state.json.tmp"; a document id holds the recording's 128-bit random
-// token, so no other program's file bears one). Anything else in the folder, hidden or
+// ".json.tmp" and the state file's "..<documentId>.state.json.tmp"; a document id holds
+// the recording's 128-bit random token, so no other program's file bears one). Anything else in the folder, hidden or
 // not, is never modified or removed. When no chunk holds media yet (a recording that
 // failed or was killed before its first second reached the disk), nothing is written
 // and nothing removed: its files stay as they were, and the report says so.
