@@ -230,6 +230,7 @@ av::InputFormatPtr MediaInput::open_format(AVIOContext& io, const std::string& u
 }
 
 void MediaInput::open(const std::string& url) {
+  size_bytes_ = source_->size();
   io_ = make_io(*source_);
   // Probe first, so a refused format is named in the message.
   const AVInputFormat* format = nullptr;
@@ -308,6 +309,7 @@ int64_t MediaInput::demuxer_index_entries() const {
 // Reads the next packet into packet_ and returns av_read_frame's result.
 int MediaInput::read_next_packet() {
   const int ret = av_read_frame(format_.get(), packet_.get());
+  if (ret >= 0 && packet_->pos >= 0) bytes_read_ = std::max(bytes_read_, packet_->pos + packet_->size);
   if (ret < 0 || !may_reopen_ || demuxer_index_entries() - index_entries_at_open_ < max_index_entries_) return ret;
   try {
     reopen_at(*packet_);  // the packet just read, not yet decoded, is where the new demuxer goes on

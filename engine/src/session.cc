@@ -256,6 +256,7 @@ Session::~Session() {
 
 Session::Started Session::start(std::string_view operation_context) {
   Impl& d = *impl_;
+  const ScopedLogSink log_scope(d.config.log);  // the first chunk's encoders open here
   std::unique_lock lock(d.control_mu);
   if (d.phase != Phase::kIdle) return {Status(SessionErrc::kAlreadyStarted, "start(): the session was already started"), {}};
   if (d.config.out_dir.empty()) return {Status(SessionErrc::kInvalidArgument, "start(): out_dir is empty"), {}};
@@ -303,6 +304,7 @@ Session::Started Session::start(std::string_view operation_context) {
   d.commands.push_back(Command{CommandKind::kStart, 0, std::string(operation_context), nullptr, {}});
   d.output = std::thread([&d, c = core.release()] {
     const ScopedFlushDenormals flush_denormals;  // decoders, mixer and AAC encoder run here
+    const ScopedLogSink log_scope(d.config.log);
     d.run_output(c);
   });
   return {Status(), d.recording_id};
