@@ -11,6 +11,8 @@ CALLREC_PACKAGES=(
   libopus-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libfreetype-dev fonts-dejavu-core
+  libssl-dev
+  chromium  # headless, for the report page's test (tests/report_page_test.cc)
 )
 
 install_deps() {
