@@ -171,6 +171,7 @@ TEST_F(ReportPageTest, PageLoadsOfflineShowsSheetAndTimelineThatMatchTheScript) 
       timeline: box(document.querySelector('#timeline-svg')),
       sheet: box(document.querySelector('#contact-sheet .sheet')),
       problems: document.querySelectorAll('#problems .problem-row').length,
+      problemMarks: [...document.querySelectorAll('#timeline-svg path.problem')].map(p => +p.dataset.ms),
       shaOk: document.querySelectorAll('#chunks .sha-ok').length,
       chunkRows: document.querySelectorAll('#chunks tbody tr').length,
       bob: [...document.querySelectorAll('#timeline-svg text')].some(t => t.textContent.includes('Bob <b>Marley</b>')),
@@ -201,6 +202,12 @@ TEST_F(ReportPageTest, PageLoadsOfflineShowsSheetAndTimelineThatMatchTheScript) 
   EXPECT_EQ(dom["chunkMarks"].get<size_t>(), chunks);
   EXPECT_EQ(dom["pauseMarks"].get<int>(), 1);
   EXPECT_GE(dom["problems"].get<int>(), 1) << "the damaged file's problems are not listed; render said: " << render_->err;
+  // Each is dated (the time its file had been decoded to) and marked on the timeline.
+  EXPECT_EQ(dom["problemMarks"].size(), dom["problems"].get<size_t>());
+  for (const nlohmann::json& ms : dom["problemMarks"]) {
+    EXPECT_GE(ms.get<int64_t>(), 0);
+    EXPECT_LE(ms.get<int64_t>(), out_ms(kCallMs));
+  }
   EXPECT_EQ(dom["shaOk"].get<size_t>(), chunks);
   EXPECT_EQ(dom["chunkRows"].get<size_t>(), chunks);
 
