@@ -25,6 +25,10 @@ bool valid_document_id(const std::string& id) {
 // The parsed object, or nullopt with a finding.
 std::optional<nlohmann::json> read_json_object(const fs::path& path, std::vector<std::string>& findings) {
   std::error_code ec;
+  if (fs::is_symlink(path, ec)) {
+    findings.push_back(path.filename().string() + ": a symbolic link; not read");
+    return std::nullopt;
+  }
   if (!fs::is_regular_file(path, ec)) {
     findings.push_back(path.filename().string() + ": missing");
     return std::nullopt;

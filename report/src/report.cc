@@ -51,6 +51,12 @@ std::string make_report_html(const std::filesystem::path& recording_dir, const R
     ChunkCheck check;
     const std::string name = c.mp4.filename().string();
     std::error_code ec;
+    // A chunk is a file of the directory: a link may point anywhere, and is not read.
+    if (std::filesystem::is_symlink(c.mp4, ec)) {
+      page.findings.push_back(name + ": a symbolic link, not a chunk file; not read");
+      page.checks.push_back(check);
+      continue;
+    }
     if (!std::filesystem::is_regular_file(c.mp4, ec)) {
       page.findings.push_back(name + ": missing");
       page.checks.push_back(check);

@@ -99,6 +99,10 @@ TEST_F(ReportTest, DamageIsShownInThePage) {
     f.put(static_cast<char>(c ^ 0x40));
   }
   fs::remove(mp4s[1]);  // chunk 1: gone
+  if (mp4s.size() > 2) {  // chunk 2: a link to a file elsewhere
+    fs::remove(mp4s[2]);
+    fs::create_symlink(dir_ / "ada.webm", mp4s[2]);
+  }
   ReportFacts facts;
   const std::string html = make_report_html(damaged, {}, &facts);
   EXPECT_EQ(facts.sha256_mismatches, 1);
@@ -106,6 +110,9 @@ TEST_F(ReportTest, DamageIsShownInThePage) {
   EXPECT_NE(html.find(mp4s[1].filename().string() + ": missing"), std::string::npos);
   EXPECT_NE(html.find(".mp4 missing"), std::string::npos);
   EXPECT_GE(facts.findings, 2);
+  if (mp4s.size() > 2) {
+    EXPECT_NE(html.find(mp4s[2].filename().string() + ": a symbolic link"), std::string::npos);
+  }
 }
 
 TEST_F(ReportTest, ADirectoryWithoutARecordingIsAnError) {
