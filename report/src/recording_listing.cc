@@ -15,6 +15,9 @@ namespace fs = std::filesystem;
 // A chunk JSON lists every participant's activity; hours of short turns make it a few
 // MB. Anything far beyond is not a file callrec wrote.
 constexpr uintmax_t kMaxJsonBytes = 64ull * 1024 * 1024;
+// Times read from the metadata are clamped to this (two days) before any arithmetic, so
+// absurd values cannot overflow it.
+constexpr int64_t kMaxMs = 48LL * 3600 * 1000;
 
 bool valid_document_id(const std::string& id) {
   return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
@@ -46,10 +49,14 @@ std::optional<nlohmann::json> read_json_object(const fs::path& path, std::vector
   return j;
 }
 
+// An integer field; a float is truncated, and anything beyond +-2^62 is clamped there.
 std::optional<int64_t> int_field(const nlohmann::json& j, const char* key) {
   const auto it = j.find(key);
   if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+  constexpr double kLimit = 4.6e18;
+  if (it->is_number_float()) return static_cast<int64_t>(std::clamp(it->get<double>(), -kLimit, kLimit));
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(kLimit)) return static_cast<int64_t>(kLimit);
+  return it->get<int64_t>();
 }
 
 std::optional<int64_t> time_field(const nlohmann::json& j, const char* key) {
@@ -136,9 +143,9 @@ RecordingListing read_recording_listing(const fs::path& dir) {
     if (!chunk.end_reason && chunk.metadata.contains("endReason") && chunk.metadata["endReason"].is_string())
       chunk.end_reason = chunk.metadata["endReason"];
     if (const auto frames = int_field(chunk.metadata, "videoFrames"); frames && *frames >= 0)
-      chunk.duration_ms = *frames * 125;
+      chunk.duration_ms = std::min(*frames, kMaxMs / 125) * 125;
     else if (const auto ms = int_field(chunk.metadata, "chunkDuration"); ms && *ms >= 0)
-      chunk.duration_ms = *ms;
+      chunk.duration_ms = std::min(*ms, kMaxMs);
     chunk.start_ms = at_ms;
     at_ms += chunk.duration_ms;
     chunk.start_wall_us = time_field(chunk.metadata, "chunkStartTime");
@@ -146,7 +153,7 @@ RecordingListing read_recording_listing(const fs::path& dir) {
       for (const nlohmann::json& p : chunk.metadata["pauseResumeIntervals"]) {
         const auto start = time_field(p, "startTime");
         const auto length = int_field(p, "duration");
-        if (start && length) chunk.pauses_wall_us.emplace_back(*start, *length * 1000);
+        if (start && length) chunk.pauses_wall_us.emplace_back(*start, std::clamp<int64_t>(*length, 0, kMaxMs) * 1000);
       }
       std::sort(chunk.pauses_wall_us.begin(), chunk.pauses_wall_us.end());
     }

@@ -9,10 +9,14 @@
 namespace callrec::report {
 namespace {
 
+// Milliseconds within a chunk: clamped to two days before any arithmetic.
 std::optional<int64_t> ms_field(const nlohmann::json& j, const char* key) {
+  constexpr int64_t kMaxMs = 48LL * 3600 * 1000;
   const auto it = j.find(key);
   if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+  if (it->is_number_float()) return static_cast<int64_t>(std::clamp(it->get<double>(), -1.0, double(kMaxMs)));
+  if (it->is_number_unsigned()) return static_cast<int64_t>(std::min<uint64_t>(it->get<uint64_t>(), kMaxMs));
+  return std::clamp<int64_t>(it->get<int64_t>(), -1, kMaxMs);
 }
 
 std::optional<int64_t> wall_field(const nlohmann::json& j, const char* key) {
@@ -157,7 +161,10 @@ RecordingStory read_recording_story(const RecordingListing& listing) {
         const std::string id = e["participantId"];
         for (const auto& [key, value] : e.items()) {
           if (!value.is_number_integer()) continue;
-          const int64_t total = value.get<int64_t>();
+          // Counters are far below 2^62; a value beyond is clamped, not overflowed.
+          const int64_t total = value.is_number_unsigned()
+                                    ? static_cast<int64_t>(std::min<uint64_t>(value.get<uint64_t>(), 1ULL << 62))
+                                    : std::clamp<int64_t>(value.get<int64_t>(), -(1LL << 62), 1LL << 62);
           const int64_t before = previous[id][key];
           story.stat_totals[id][key] = total;
           if (total != before) story.stat_changes.push_back(StatChange{id, key, c.index, total - before, total});

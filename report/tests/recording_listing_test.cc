@@ -8,6 +8,7 @@
 #include "callrec/core/error.h"
 #include "callrec/core/wall_clock.h"
 #include "recording_listing.h"
+#include "recording_story.h"
 
 namespace callrec::report {
 namespace {
@@ -82,6 +83,30 @@ TEST_F(RecordingListingTest, HostileNamesAndNonRecordingsAreRefused) {
   EXPECT_TRUE(l.chunks.empty());
   ASSERT_FALSE(l.findings.empty());
   EXPECT_NE(l.findings[0].find("valid documentId"), std::string::npos);
+}
+
+// Absurd numbers are clamped before any arithmetic (the sanitizer build checks that
+// nothing overflows).
+TEST_F(RecordingListingTest, AbsurdNumbersAreClampedNotOverflowed) {
+  write("x-000000.json",
+        nlohmann::json::parse(R"({"chunkDocumentId": "x-000000", "chunkIndex": 0, "videoFrames": 9000000000000000000,
+          "chunkStartTime": "9999-12-31T23:59:59Z",
+          "pauseResumeIntervals": [{"startTime": "9999-12-31T23:59:59Z", "duration": 18000000000000000000},
+                                   {"startTime": "0001-01-01T00:00:00Z", "duration": -9000000000000000000}],
+          "participantActivity": [{"participantId": "a", "present": [{"startMs": -1e300, "endMs": 1e300}],
+                                   "speaking": [{"startMs": 18000000000000000000, "endMs": -9223372036854775807}]}],
+          "mediaProblems": ["at 9999-12-31T23:59:59Z", "at 0001-01-01T00:00:00Z"],
+          "participantMediaStats": [{"participantId": "a", "opusPacketsLost": 18446744073709551615},
+                                    {"participantId": "a", "opusPacketsLost": -9223372036854775807}]})"));
+  const RecordingListing l = read_recording_listing(dir_);
+  ASSERT_EQ(l.chunks.size(), 1u);
+  EXPECT_EQ(l.chunks[0].duration_ms, 48LL * 3600 * 1000);
+  EXPECT_TRUE(l.chunks[0].wall_us_at(l.chunks[0].duration_ms).has_value());
+  const RecordingStory s = read_recording_story(l);
+  ASSERT_EQ(s.participants.size(), 1u);
+  ASSERT_EQ(s.participants[0].spans[kPresent].size(), 1u);
+  EXPECT_EQ(s.participants[0].spans[kPresent][0].end_ms, l.chunks[0].duration_ms);
+  EXPECT_EQ(s.problems.size(), 2u);
 }
 
 }  // namespace
