@@ -237,5 +237,30 @@ TEST_F(ReportPageTest, PageLoadsOfflineShowsSheetAndTimelineThatMatchTheScript) 
   EXPECT_LT(dom["sheet"]["y"].get<double>() + dom["sheet"]["h"].get<double>(), shot.height + 1.0);
 }
 
+// The browser harness itself sees what the report test must not find: a console error,
+// an uncaught exception, and a request leaving the page (to a loopback port nothing
+// listens on).
+TEST(HeadlessChromiumHarness, SeesConsoleErrorsExceptionsAndRequests) {
+  const fs::path dir = fresh_dir("chromium-harness");
+  std::ofstream(dir / "bad.html") << "<!DOCTYPE html><html><body><p>bad</p>"
+                                     "<img src=\"http://127.0.0.1:9/pixel.png\">"
+                                     "<script>console.error('broken'); undefinedFunction();</script></body></html>";
+  HeadlessChromium browser(800, 600);
+  const std::string url = "file://" + (dir / "bad.html").string();
+  browser.open(url);
+  const std::vector<std::string> errors = browser.errors();
+  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(), [](const std::string& e) {
+    return e.find("broken") != std::string::npos;
+  })) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(std::any_of(errors.begin(), errors.end(), [](const std::string& e) {
+    return e.find("undefinedFunction") != std::string::npos;
+  })) << ::testing::PrintToString(errors);
+  const std::vector<std::string> requests = browser.requests();
+  EXPECT_NE(std::find(requests.begin(), requests.end(), "http://127.0.0.1:9/pixel.png"), requests.end())
+      << ::testing::PrintToString(requests);
+  EXPECT_EQ(browser.evaluate("document.querySelector('p').textContent"), "bad");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace callrec::testing
