@@ -162,8 +162,8 @@ TEST_F(ReportPageTest, PageLoadsOfflineShowsSheetAndTimelineThatMatchTheScript) 
     const box = e => { const r = e.getBoundingClientRect();
                        return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; };
     return {
-      spans: [...document.querySelectorAll('#timeline-svg rect.span')].map(r => ({
-        p: r.dataset.participant, k: r.dataset.kind, s: +r.dataset.startMs, e: +r.dataset.endMs})),
+      spans: [...document.querySelectorAll('#timeline-svg g.lane rect.span')].map(r => ({
+        p: r.parentNode.dataset.participant, k: r.parentNode.dataset.kind, s: +r.dataset.startMs, e: +r.dataset.endMs})),
       pictures: [...document.querySelectorAll('#contact-sheet figure img')].map(i => ({
         ok: i.complete && i.naturalWidth > 0, nw: i.naturalWidth, box: box(i)})),
       chunkMarks: document.querySelectorAll('#contact-sheet .chunk-start').length,

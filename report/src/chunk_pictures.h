@@ -21,8 +21,8 @@ struct ChunkPicture {
 };
 
 struct PictureOptions {
-  int width = 320;   // even; the height keeps the chunk's aspect ratio
-  int jpeg_quality = 5;  // MJPEG qscale, 2 (best) to 31
+  int width = 256;   // even; the height keeps the chunk's aspect ratio
+  int jpeg_quality = 7;  // MJPEG qscale, 2 (best) to 31
   int64_t snap_ms = 0;
 };
 

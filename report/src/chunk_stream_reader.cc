@@ -105,7 +105,10 @@ std::vector<ChunkStreamReader::Keyframe> ChunkStreamReader::keyframes() const {
   for (int i = 0; i < n; ++i) {
     const AVIndexEntry* e = avformat_index_get_entry(stream_, i);
     if (!(e->flags & AVINDEX_KEYFRAME)) continue;
-    out.push_back(Keyframe{av_rescale_q(e->timestamp + shift, stream_->time_base, AVRational{1, 1000}), e->timestamp});
+    // Seeking takes the presentation time: with the decode time, the demuxer (which
+    // compares presentation times) lands on the keyframe before.
+    out.push_back(Keyframe{av_rescale_q(e->timestamp + shift, stream_->time_base, AVRational{1, 1000}),
+                           e->timestamp + shift});
   }
   return out;
 }

@@ -1,7 +1,6 @@
 #include "recording_story.h"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 
 #include "callrec/core/wall_clock.h"
@@ -43,13 +42,36 @@ void add_span(std::vector<ActivitySpan>& spans, ActivitySpan s) {
   spans.push_back(s);
 }
 
-// The first ISO 8601 UTC time written in `text`, if any.
+// The first ISO 8601 time written in `text` ("2026-11-27T10:00:07.125Z", or with an
+// offset), if any.
 std::optional<int64_t> time_in_text(const std::string& text) {
-  static const std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
-  std::smatch m;
-  if (!std::regex_search(text, m, iso)) return std::nullopt;
-  const auto t = parse_iso8601(m.str());
-  return t ? std::optional(t->unix_us) : std::nullopt;
+  auto digits = [&](size_t at, size_t n) {
+    if (at + n > text.size()) return false;
+    for (size_t i = at; i < at + n; ++i)
+      if (text[i] < '0' || text[i] > '9') return false;
+    return true;
+  };
+  auto is = [&](size_t at, char c) { return at < text.size() && text[at] == c; };
+  for (size_t a = 0; a + 19 <= text.size(); ++a) {
+    if (!(digits(a, 4) && is(a + 4, '-') && digits(a + 5, 2) && is(a + 7, '-') && digits(a + 8, 2) &&
+          is(a + 10, 'T') && digits(a + 11, 2) && is(a + 13, ':') && digits(a + 14, 2) && is(a + 16, ':') &&
+          digits(a + 17, 2)))
+      continue;
+    size_t end = a + 19;
+    if (is(end, '.')) {
+      ++end;
+      while (digits(end, 1)) ++end;
+    }
+    if (is(end, 'Z')) {
+      ++end;
+    } else if ((is(end, '+') || is(end, '-')) && digits(end + 1, 2) && is(end + 3, ':') && digits(end + 4, 2)) {
+      end += 6;
+    } else {
+      continue;
+    }
+    if (const auto t = parse_iso8601(std::string_view(text).substr(a, end - a))) return t->unix_us;
+  }
+  return std::nullopt;
 }
 
 // A problem entry as text, with the time it names: a string, or an object with a

@@ -42,9 +42,10 @@ std::string make_report_html(const std::filesystem::path& recording_dir, const R
 
   const int64_t duration_ms = listing.duration_ms();
   page.picture_interval_ms = picture_interval_ms(duration_ms, options.max_pictures);
+  page.picture_width = std::clamp(options.picture_width, 16, 1920) & ~1;
   AudioLevels levels(std::max<int64_t>(1, duration_ms), level_bin_ms(duration_ms));
   bool any_audio = false;
-  const PictureOptions picture_options{.width = std::clamp(options.picture_width, 16, 1920),
+  const PictureOptions picture_options{.width = page.picture_width,
                                        .snap_ms = page.picture_interval_ms / 2};
 
   for (const ChunkListing& c : listing.chunks) {

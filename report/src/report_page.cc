@@ -165,7 +165,8 @@ class Page {
       svg << "<line x1=\"" << num(x(t)) << "\" y1=\"" << num(top) << "\" x2=\"" << num(x(t)) << "\" y2=\""
           << num(bottom) << "\" stroke=\"#e6e9ee\"/>";
       svg << "<text x=\"" << num(x(t)) << "\" y=\"" << num(top - 3) << "\" font-size=\"11\" fill=\"#5b6475\" "
-          << "text-anchor=\"middle\">" << format_media_time(t) << "</text>";
+          << "text-anchor=\"" << (x(t) > kWidth - kRightPad - 20 ? "end" : "middle") << "\">" << format_media_time(t)
+          << "</text>";
     }
   }
 
@@ -224,19 +225,21 @@ class Page {
             << "fill=\"#5b6475\" text-anchor=\"end\">" << kKinds[k].label << "</text>";
         svg << "<rect x=\"" << num(kLabelWidth) << "\" y=\"" << num(lane_y) << "\" width=\"" << num(kPlotWidth)
             << "\" height=\"" << num(kLane) << "\" fill=\"#f1f3f6\"/>";
+        // One group per lane holds who and what; each stretch is a rect with its times
+        // (an hour of speaking turns is thousands of them: each is kept short).
+        svg << "<g class=\"lane\" data-participant=\"" << html_escape(p.participant_id) << "\" data-kind=\""
+            << activity_field(static_cast<ActivityKind>(k)) << "\" fill=\"" << kKinds[k].colour
+            << "\" transform=\"translate(0," << num(lane_y) << ")\">";
         for (const ActivitySpan& s : p.spans[k]) {
           const double x0 = x(s.start_ms), w = std::max(0.8, x(s.end_ms) - x0);
-          svg << "<rect class=\"span\" data-participant=\"" << html_escape(p.participant_id) << "\" data-kind=\""
-              << activity_field(static_cast<ActivityKind>(k)) << "\" data-start-ms=\"" << s.start_ms
-              << "\" data-end-ms=\"" << s.end_ms << "\" x=\"" << num(x0) << "\" y=\"" << num(lane_y) << "\" width=\""
-              << num(w) << "\" height=\"" << num(kLane) << "\" fill=\"" << kKinds[k].colour << "\"><title>"
-              << html_escape(name) << ", " << kKinds[k].label << ": " << format_media_time(s.start_ms, true) << " – "
-              << format_media_time(s.end_ms, true) << " (" << wall_text(s.start_wall_us, true) << " – "
-              << wall_text(s.end_wall_us, true) << ")" << (p.presence_from_participant_list && k == kPresent
-                                                               ? ", from the chunk's participant list"
-                                                               : "")
+          svg << "<rect class=\"span\" data-start-ms=\"" << s.start_ms << "\" data-end-ms=\"" << s.end_ms
+              << "\" x=\"" << num(x0) << "\" width=\"" << num(w) << "\" height=\"" << num(kLane) << "\"><title>"
+              << format_media_time(s.start_ms, true) << "–" << format_media_time(s.end_ms, true) << ", "
+              << wall_text(s.start_wall_us) << "–" << wall_text(s.end_wall_us) << " UTC"
+              << (p.presence_from_participant_list && k == kPresent ? ", from the chunk's participant list" : "")
               << "</title></rect>";
         }
+        svg << "</g>";
       }
       svg << "</g>";
       y += row_height;
@@ -346,7 +349,7 @@ class Page {
         for (; next_pause < story_.pauses.size() && story_.pauses[next_pause].at_ms <= p.at_ms; ++next_pause)
           pause_cell(story_.pauses[next_pause]);
         out_ << "<figure data-ms=\"" << p.at_ms << "\"><img alt=\"picture at " << format_media_time(p.at_ms, true)
-             << "\" width=\"320\" height=\"180\" src=\"" << data_uri("image/jpeg", p.jpeg) << "\"><figcaption><b>"
+             << "\" width=\"" << in_.picture_width << "\" height=\"" << (in_.picture_width * 9 / 16) << "\" src=\"" << data_uri("image/jpeg", p.jpeg) << "\"><figcaption><b>"
              << format_media_time(p.at_ms) << "</b><span>" << wall_text(p.wall_us) << "</span></figcaption></figure>\n";
         any = true;
       }

@@ -33,6 +33,7 @@ struct ReportPageInput {
   const AudioLevels* levels;  // null: no audio could be read
   std::vector<SheetPicture> pictures;
   int64_t picture_interval_ms = 0;
+  int picture_width = 256;  // the sheet's pictures (16:9)
   std::vector<ChunkCheck> checks;  // one per listing chunk
   std::vector<std::string> findings;
 };

@@ -84,6 +84,24 @@ TEST_F(ChunkPicturesTest, NearAKeyframeOnlyTheKeyframeIsDecoded) {
   EXPECT_EQ(got.frames_decoded, 4);
 }
 
+// callrec's chunks have B-frames: decode times run ahead of presentation times, and a
+// seek must still land on the keyframe asked for, not the one before.
+TEST_F(ChunkPicturesTest, WithBFramesNearAKeyframeOnlyTheKeyframeIsDecoded) {
+  const fs::path path = fs::temp_directory_path() / ("callrec-pictures-b-" + std::to_string(::getpid()) + ".mp4");
+  mediagen::write_media(path, {.duration_ms = 12'000,
+                               .video = mediagen::VideoSpec{.width = 640, .height = 360, .fps = 8,
+                                                            .colour = {20, 20, 90}, .flash_at_ms = {4000},
+                                                            .encoder = "libx264", .bframes = 2}});
+  const ChunkPictures got = sample_chunk_pictures(path, {300, 4200, 7900}, {.width = 160, .snap_ms = 500});
+  fs::remove(path);
+  ASSERT_EQ(got.pictures.size(), 3u);
+  EXPECT_EQ(got.pictures[0].ms, 0);
+  EXPECT_EQ(got.pictures[1].ms, 4000);
+  EXPECT_GT(centre_luma(got.pictures[1].jpeg), 200) << "4 s is the flash";
+  EXPECT_EQ(got.pictures[2].ms, 8000);
+  EXPECT_EQ(got.frames_decoded, 3);
+}
+
 TEST_F(ChunkPicturesTest, AFileThatIsNotAnMp4IsAnErrorNamingIt) {
   const fs::path text = fs::temp_directory_path() / ("callrec-pictures-" + std::to_string(::getpid()) + ".txt.mp4");
   { std::ofstream(text) << "not a video"; }

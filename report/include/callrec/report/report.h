@@ -23,7 +23,9 @@ struct ReportOptions {
   // The contact sheet shows at most this many pictures; the spacing is the shortest of
   // 2, 5, 10, 15, 20, 30 s, 1, 2, 5, 10 min that keeps within it.
   int max_pictures = 200;
-  int picture_width = 320;  // pixels; the height keeps 16:9
+  // Pixels; the height keeps 16:9. The sheet shows them about 200 px wide; 256 leaves
+  // room to zoom, at about 8 kB a picture.
+  int picture_width = 256;
   // Hash every chunk to check the SHA-256 its metadata carries (reads every byte).
   bool verify_sha256 = true;
 };
