@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   const std::vector<cli::CommandRunner> commands{
       cli::add_render_command(app),
       cli::add_recover_command(app),
+      cli::add_report_command(app),
   };
   try {
     app.parse(argc, argv);

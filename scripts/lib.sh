@@ -15,6 +15,8 @@ CALLREC_PACKAGES=(
   # The live ingest's tests send real RTP with GStreamer (rtpbin, payloaders, netsim, vp8enc,
   # openh264enc) as well as with ffmpeg.
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  libssl-dev
+  chromium  # headless, for the report page's test (tests/report_page_test.cc)
 )
 
 install_deps() {

@@ -153,6 +153,7 @@ void MediaInput::resume() {
   if (!suspended_) return;
   suspended_ = false;
   const std::vector<std::string> known = problems_;
+  const std::vector<int64_t> known_at = problem_at_us_;
   const bool had_audio = has_audio_, had_video = has_video_;
   try {
     source_ = std::make_unique<FileSource>(path_, label_);
@@ -162,6 +163,7 @@ void MediaInput::resume() {
     if (has_audio_ != had_audio || has_video_ != had_video)
       throw Error(label_ + ": the file changed since the call was checked");
     problems_ = known;  // the same file says the same again
+    problem_at_us_ = known_at;
   } catch (const Error& e) {
     close_file();
     has_audio_ = had_audio;
@@ -170,6 +172,7 @@ void MediaInput::resume() {
     audio_.done = video_.done = true;
     eof_ = true;
     problems_ = known;
+    problem_at_us_ = known_at;
     problem(std::string("cannot read the file again, media ends here (") + e.what() + ")");
   }
 }
@@ -428,7 +431,10 @@ void MediaInput::open_decoder(Stream& s, int media_type) {
   s.decoder = std::move(ctx);
 }
 
-void MediaInput::problem(std::string text) { problems_.push_back(label_ + ": " + std::move(text)); }
+void MediaInput::problem(std::string text) {
+  problems_.push_back(label_ + ": " + std::move(text));
+  problem_at_us_.push_back(std::max(audio_.until_us, video_.until_us));
+}
 
 void MediaInput::end_stream(Stream& s, const std::string& why) {
   if (s.done) return;

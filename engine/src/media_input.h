@@ -132,6 +132,8 @@ class MediaInput {
   int reopens() const { return reopens_; }
 
   const std::vector<std::string>& problems() const { return problems_; }
+  // Call time of each problem: how far the file had been decoded when it was found.
+  const std::vector<int64_t>& problem_call_us() const { return problem_at_us_; }
   const std::string& label() const { return label_; }
 
  private:
@@ -194,6 +196,7 @@ class MediaInput {
   bool may_reopen_ = false;       // a Matroska/WebM file read from its path
   int reopens_ = 0;
   std::vector<std::string> problems_;
+  std::vector<int64_t> problem_at_us_;  // beside problems_
 };
 
 }  // namespace callrec::engine

@@ -6,6 +6,7 @@
 #include "callrec/core/error.h"
 #include "callrec/core/log.h"
 #include "callrec/core/random_id.h"
+#include "callrec/core/wall_clock.h"
 #include "callrec/engine/record_timeline.h"
 #include "media_input.h"
 #include "session_core.h"
@@ -172,7 +173,11 @@ class CallRender {
   std::vector<std::string> problems() const {
     std::vector<std::string> out;
     if (!entries_) return out;
-    for (const Entry& e : *entries_) out.insert(out.end(), e.input.problems().begin(), e.input.problems().end());
+    // Each with the wall-clock time the file had been decoded to (the report places it).
+    for (const Entry& e : *entries_)
+      for (size_t i = 0; i < e.input.problems().size(); ++i)
+        out.push_back(e.input.problems()[i] + " at " +
+                      format_iso8601(WallClock{manifest_.recording_start_time.unix_us + e.input.problem_call_us()[i]}));
     return out;
   }
 

@@ -91,6 +91,10 @@ class VideoCompositor {
 
   // Participants shown by the last compose(), in tile order (for tests and metadata).
   std::vector<ParticipantId> visible_participants() const;
+  // Whether the last compose() had a picture of this participant (or share) to show at
+  // its time, shown or hidden; false: the placeholder (no picture within the stall
+  // timeout, or the video ended). For the recording's activity metadata.
+  bool shows_picture(ParticipantId id) const;
 
   // Paints the canvas for call time `t`. The returned frame (yuv420p, canvas size)
   // stays owned by the compositor and valid until the next compose(); callers that
