@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   const std::vector<callrec::cli::CommandRunner> commands{
       callrec::cli::add_render_command(app),
       callrec::cli::add_recover_command(app),
+      callrec::cli::add_serve_command(app),
+      callrec::cli::add_conversation_id_command(app),
   };
   try {
     app.parse(argc, argv);

@@ -14,5 +14,7 @@ using CommandRunner = std::function<int()>;
 // Each adds its subcommand and options to `app` and returns how to run it.
 CommandRunner add_render_command(CLI::App& app);
 CommandRunner add_recover_command(CLI::App& app);
+CommandRunner add_serve_command(CLI::App& app);
+CommandRunner add_conversation_id_command(CLI::App& app);
 
 }  // namespace callrec::cli

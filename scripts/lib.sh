@@ -11,10 +11,16 @@ CALLREC_PACKAGES=(
   libopus-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libfreetype-dev fonts-dejavu-core
+  libboost-dev libssl-dev openssl curl
 )
 
 install_deps() {
   local missing=()
+  # The service's SDK test runs the official JavaScript client: node and npm from Debian
+  # unless the machine already has them (a node install that bundles npm must not be
+  # replaced by Debian's).
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   for p in "${CALLREC_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
