@@ -28,10 +28,11 @@ RangeRequest parse_byte_range(std::optional<std::string_view> header, uint64_t f
     if ((h[i] | 0x20) != kUnit[i] && h[i] != kUnit[i]) return {};
   h = trim(h.substr(kUnit.size()));
   if (h.find(',') != std::string_view::npos) return {};  // several ranges: the whole file
+  // "bytes=N" (no dash) is what the 1.5.1 client sends for "from N to the end"
+  // (downloadStreaming with an offset and no length): taken as "bytes=N-".
   const size_t dash = h.find('-');
-  if (dash == std::string_view::npos) return {};
   const std::string_view a = trim(h.substr(0, dash));
-  const std::string_view b = trim(h.substr(dash + 1));
+  const std::string_view b = dash == std::string_view::npos ? std::string_view{} : trim(h.substr(dash + 1));
   if (a.empty()) {
     // Suffix range: the last N bytes.
     const auto n = number(b);

@@ -67,6 +67,8 @@ std::string decode(std::string_view s, bool plus_is_space, const char* what) {
   return out;
 }
 
+}  // namespace
+
 struct Target {
   std::vector<std::string> segments;
   std::vector<std::pair<std::string, std::string>> query;
@@ -76,6 +78,8 @@ struct Target {
     return std::nullopt;
   }
 };
+
+namespace {
 
 Target parse_target(std::string_view target) {
   if (target.empty() || target.front() != '/')
@@ -333,8 +337,45 @@ HttpResponse Router::handle(const HttpRequest& req) const {
   }
 }
 
+HttpResponse Router::route_download(const HttpRequest& req, const Target& t) const {
+  const auto& s = t.segments;
+  const http::verb m = req.method();
+  auto is = [&](size_t i, std::string_view literal) { return s.size() > i && iequals(s[i], literal); };
+  if (s.size() >= 3) {
+    if (s.size() == 3 && (m == http::verb::get || m == http::verb::head)) return download(req, service_, s[2], false);
+    if (s.size() == 4 && is(3, "metadata") && (m == http::verb::get || m == http::verb::head))
+      return download(req, service_, s[2], true);
+    if (s.size() == 3 && m == http::verb::delete_) {
+      if (!is_valid_document_id(s[2]))
+        throw ApiError(400, "InvalidDocumentId", "the documentId may only hold letters, digits, '-' and '_'",
+                       "documentId");
+      if (!service_.delete_chunk(s[2]))
+        throw ApiError(404, "DocumentNotFound", "no chunk \"" + s[2] + "\"", "documentId");
+      return empty_response(200);
+    }
+  }
+
+  throw ApiError(404, "UnknownRoute", "no route " + std::string(req.method_string()) + " for downloads");
+}
+
 HttpResponse Router::route(const HttpRequest& req) const {
   const Target t = parse_target(req.target());
+  // Download errors also carry top-level "status" and "message": the storage host of the
+  // reference service answers so, and the 1.5.1 client's downloader reads only those.
+  const bool download_route = t.segments.size() >= 2 && iequals(t.segments[0], "recording") &&
+                              iequals(t.segments[1], "download");
+  if (download_route) {
+    try {
+      return route_download(req, t);
+    } catch (const ApiError& e) {
+      HttpResponse r = error_response(static_cast<unsigned>(e.status()), e.code(), e.what(), e.target());
+      json body = json::parse(r.body);
+      body["status"] = e.status();
+      body["message"] = e.what();
+      r.body = body.dump();
+      return r;
+    }
+  }
   const auto& s = t.segments;
   const http::verb m = req.method();
   auto is = [&](size_t i, std::string_view literal) { return s.size() > i && iequals(s[i], literal); };
@@ -367,21 +408,6 @@ HttpResponse Router::route(const HttpRequest& req) const {
         else service_.resume(id, context, &call);
         return empty_response(200);
       }
-    }
-  }
-
-  // ---- downloads ----
-  if (is(0, "recording") && is(1, "download") && s.size() >= 3) {
-    if (s.size() == 3 && (m == http::verb::get || m == http::verb::head)) return download(req, service_, s[2], false);
-    if (s.size() == 4 && is(3, "metadata") && (m == http::verb::get || m == http::verb::head))
-      return download(req, service_, s[2], true);
-    if (s.size() == 3 && m == http::verb::delete_) {
-      if (!is_valid_document_id(s[2]))
-        throw ApiError(400, "InvalidDocumentId", "the documentId may only hold letters, digits, '-' and '_'",
-                       "documentId");
-      if (!service_.delete_chunk(s[2]))
-        throw ApiError(404, "DocumentNotFound", "no chunk \"" + s[2] + "\"", "documentId");
-      return empty_response(200);
     }
   }
 

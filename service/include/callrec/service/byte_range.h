@@ -16,6 +16,8 @@ enum class RangeKind {
   kWhole,          // no usable Range: send the whole file (200). A header that is not
                    // a single well-formed bytes range is ignored, as RFC 9110 allows
                    // (the 1.5.1 client sends "bytes=undefined" when it wants it all).
+                   // "bytes=N", which the same client sends for "from N on", is
+                   // taken as "bytes=N-".
   kPartial,        // one satisfiable range (206)
   kUnsatisfiable,  // a well-formed range that starts at or past the end (416)
 };

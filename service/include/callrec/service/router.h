@@ -14,6 +14,8 @@
 
 namespace callrec::service {
 
+struct Target;
+
 class Router {
  public:
   using Now = std::function<std::chrono::system_clock::time_point()>;
@@ -23,6 +25,7 @@ class Router {
 
  private:
   HttpResponse route(const HttpRequest& request) const;
+  HttpResponse route_download(const HttpRequest& request, const Target& target) const;
 
   RecordingService& service_;
   const HmacAuthenticator& auth_;
