@@ -146,6 +146,8 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
   std::tm tm{};
   // IMF-fixdate, RFC 850, asctime (RFC 7231 §7.1.1.1).
   for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+    // std::get_time stops quietly at the end of the input: the zone is checked here.
+    if (std::string_view(format).ends_with(" GMT") != s.ends_with(" GMT")) continue;
     tm = std::tm{};
     std::istringstream in(s);
     in.imbue(std::locale::classic());
