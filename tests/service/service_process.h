@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,5 +40,32 @@ class ServiceProcess {
 
 // A random Base64 access key written to `file`; returns the Base64 text.
 std::string write_access_key(const std::filesystem::path& file);
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+// One request to 127.0.0.1:port over plain HTTP, signed with the Base64 `key` as the
+// official client signs.
+HttpResult signed_request(int port, const std::string& key, const std::string& method, const std::string& target,
+                          const std::string& body = "");
+
+// An HTTP receiver of events on 127.0.0.1 (callbacks, webhooks): keeps every body it
+// answered 200 to; answers `refuse_status` instead while refusing().
+class EventReceiver {
+ public:
+  EventReceiver();
+  ~EventReceiver();
+  std::string url() const;
+  void refuse(int status);  // 0: accept again
+  std::vector<std::string> bodies();
+  // Waits until `count` bodies arrived; false on timeout.
+  bool wait_for(size_t count, std::chrono::seconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace callrec::testing
