@@ -126,7 +126,7 @@ void EventOutbox::enqueue(OutgoingEvent event) {
   const uint64_t seq = next_seq_++;
   const fs::path file = config_.dir / seq_name(seq);
   // Written under the lock so files are named in enqueue order.
-  write_durably(file, to_json(event).dump());
+  write_durably(file, to_json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   const std::string target = event.target;
   queues_[target].push_back(Item{seq, file, std::move(event), 0, Clock::now()});
   lock.unlock();

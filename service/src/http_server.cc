@@ -130,7 +130,14 @@ class HttpConnection {
     HttpRequest req = parser_->release();
     if (tls_required_)
       return send(error_response(400, "TlsRequired", "this service speaks HTTPS only"), req.version(), false);
-    HttpResponse r = token_.shared().handler(req);
+    HttpResponse r;
+    try {
+      r = token_.shared().handler(req);
+    } catch (const std::exception& e) {
+      // The router answers every error itself; this only keeps a bug from ending the
+      // process (an exception would leave io_context::run()).
+      r = error_response(500, "InternalError", std::string("internal error: ") + e.what());
+    }
     send(std::move(r), req.version(), req.keep_alive());
   }
 

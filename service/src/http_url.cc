@@ -27,8 +27,9 @@ std::string HttpUrl::host_header() const {
 
 std::optional<HttpUrl> parse_http_url(std::string_view text, std::string* why) {
   if (text.size() > 2048) return fail(why, "the URL is longer than 2048 characters");
-  if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
-    return fail(why, "the URL contains spaces or control characters");
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f; }))
+    return fail(why, "the URL contains spaces, control characters or non-ASCII bytes (percent-encode them)");
   HttpUrl url;
   if (iprefix(text, "https://")) {
     url.tls = true;

@@ -27,7 +27,7 @@ void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
   const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << j.dump(2) << "\n";
+    out << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     out.flush();
     if (!out) throw Error(tmp.string() + ": cannot write");
   }
@@ -98,7 +98,11 @@ RecordingService::~RecordingService() {
 }
 
 void RecordingService::start() {
-  recover_previous_run();
+  {
+    std::lock_guard lock(mu_);
+    recover_previous_run();
+  }
+  flush_outgoing();
   next_sweep_ = std::chrono::steady_clock::now();
   maintenance_ = std::thread([this] { maintenance_loop(); });
 }
@@ -385,10 +389,22 @@ void RecordingService::send_state_event(const Recording& r, RecordingState state
                                 {"specversion", "1.0"},
                                 {"datacontenttype", "application/json"},
                                 {"subject", "calling/recordings/" + r.id}};
-  try {
-    outbox_.enqueue(OutgoingEvent{r.callback_uri, nlohmann::json::array({event}).dump(), {}});
-  } catch (const std::exception& ex) {
-    std::cerr << "callrec serve: recording " << r.id << ": cannot queue its state event: " << ex.what() << "\n";
+  outgoing_.push_back(OutgoingEvent{r.callback_uri, nlohmann::json::array({event}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}});
+}
+
+void RecordingService::flush_outgoing() {
+  std::vector<OutgoingEvent> events;
+  {
+    std::lock_guard lock(mu_);
+    events.swap(outgoing_);
+  }
+  // Written (and fsync'd) outside mu_: routes are not held up by the disk.
+  for (auto& e : events) {
+    try {
+      outbox_.enqueue(std::move(e));
+    } catch (const std::exception& ex) {
+      std::cerr << "callrec serve: cannot queue an event to " << e.target << ": " << ex.what() << "\n";
+    }
   }
 }
 
@@ -405,9 +421,9 @@ void RecordingService::send_file_status(const Recording& r, nlohmann::json notif
       }
     }
     notification["data"]["recordingId"] = r.id;
-    const std::string body = nlohmann::json::array({notification}).dump();
+    const std::string body = nlohmann::json::array({notification}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     for (const auto& hook : config_.webhooks)
-      outbox_.enqueue(OutgoingEvent{hook, body, {{"aeg-event-type", "Notification"}}});
+      outgoing_.push_back(OutgoingEvent{hook, body, {{"aeg-event-type", "Notification"}}});
   } catch (const std::exception& ex) {
     std::cerr << "callrec serve: recording " << r.id << ": cannot queue its file status event: " << ex.what() << "\n";
   }
@@ -491,6 +507,7 @@ void RecordingService::maintenance_loop() {
         release_call(it->second);
       }
     }
+    flush_outgoing();
     if (std::chrono::steady_clock::now() >= next_sweep_) {
       sweep();
       next_sweep_ = std::chrono::steady_clock::now() + config_.sweep_interval;
@@ -507,6 +524,7 @@ void RecordingService::run_maintenance_once() {
   std::vector<std::unique_ptr<RecordingSession>> to_destroy;
   for (auto& q : batch) handle(q, to_destroy);
   to_destroy.clear();
+  flush_outgoing();
   sweep();
 }
 
@@ -536,16 +554,21 @@ void RecordingService::sweep() {
 }
 
 void RecordingService::shutdown(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  for (auto& [id, r] : recordings_) {
-    if (r.session && !r.stop_requested) {
-      (void)r.session->stop("ServiceShutdown");
-      r.stop_requested = true;
+  {
+    std::unique_lock lock(mu_);
+    for (auto& [id, r] : recordings_) {
+      if (r.session && !r.stop_requested) {
+        (void)r.session->stop("ServiceShutdown");
+        r.stop_requested = true;
+      }
     }
+    finished_cv_.wait_for(lock, timeout, [&] {
+      return std::none_of(recordings_.begin(), recordings_.end(),
+                          [](const auto& kv) { return kv.second.session != nullptr; });
+    });
   }
-  finished_cv_.wait_for(lock, timeout, [&] {
-    return std::none_of(recordings_.begin(), recordings_.end(), [](const auto& kv) { return kv.second.session != nullptr; });
-  });
+  // The finished recordings' events, in the outbox before this returns.
+  flush_outgoing();
 }
 
 }  // namespace callrec::service

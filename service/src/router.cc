@@ -23,7 +23,8 @@ HttpResponse error_response(unsigned status, const std::string& code, const std:
   r.status = status;
   json error = {{"code", code}, {"message", message}, {"details", json::array()}};
   error["target"] = target.empty() ? json(nullptr) : json(target);
-  r.body = json{{"error", error}}.dump();
+  // Messages quote what the request said, which need not be UTF-8: replaced, never thrown.
+  r.body = json{{"error", error}}.dump(-1, ' ', false, json::error_handler_t::replace);
   r.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
   return r;
 }
@@ -175,7 +176,7 @@ std::string repeatability_id(const HttpRequest& req) {
 HttpResponse json_response(unsigned status, const json& body) {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   r.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
   return r;
 }
@@ -372,7 +373,7 @@ HttpResponse Router::route(const HttpRequest& req) const {
       json body = json::parse(r.body);
       body["status"] = e.status();
       body["message"] = e.what();
-      r.body = body.dump();
+      r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
       return r;
     }
   }

@@ -66,7 +66,7 @@ TEST(HttpUrl, TakesHttpAndHttpsTargetsOnly) {
   EXPECT_EQ(u->target, "/?q");
   for (const char* bad : {"ftp://x/", "file:///etc/passwd", "gopher://x", "http://", "http://user:pw@x/",
                           "http://x:0/", "http://x:99999/", "http://x:8a/", "http://x/#frag", "http://x y/",
-                          "javascript:alert(1)", "http://[::1/", "http://a\r\nb/"}) {
+                          "javascript:alert(1)", "http://[::1/", "http://a\r\nb/", "http://x/\xc3\xa9"}) {
     std::string why;
     EXPECT_FALSE(parse_http_url(bad, &why)) << bad;
     EXPECT_FALSE(why.empty()) << bad;

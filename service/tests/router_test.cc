@@ -323,6 +323,9 @@ TEST_F(RouterTest, HostileInputGetsTheErrorModel) {
       {http::verb::get, "/conversations/..%2Fx/recordings/abc", "", 400},
       {http::verb::post, "/calling/calls/a%2Fb/participants", "{}", 400},
       {http::verb::get, "/callrec/recordings/nope/stats", "", 404},
+      // Found by fuzz_service_http: bytes that are not UTF-8, quoted in the message.
+      {http::verb::get, "/\xff\xff/conversations", "", 404},
+      {http::verb::delete_, "/calling/calls/" + std::string(kCall) + "/participants/%FF%FE", "", 404},
   };
   for (const auto& [method, target, request_body, status] : cases) {
     const HttpResponse r = send(method, target, request_body);

@@ -18,7 +18,7 @@ struct HttpUrl {
 
 // nullopt (with `why` set) unless `text` is an absolute http:// or https:// URL with a
 // host, no user info, no fragment, a port in 1-65535, at most 2048 characters, and no
-// control characters or spaces.
+// control characters, spaces or non-ASCII bytes.
 std::optional<HttpUrl> parse_http_url(std::string_view text, std::string* why = nullptr);
 
 }  // namespace callrec::service

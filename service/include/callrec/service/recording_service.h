@@ -153,6 +153,8 @@ class RecordingService {
   void send_state_event(const Recording& r, RecordingState state, std::string_view operation_context);
   void send_file_status(const Recording& r, nlohmann::json notification);
   void sweep();
+  // Hands the events made under mu_ to the outbox, outside mu_.
+  void flush_outgoing();
 
   const ServiceConfig config_;
   const RecordingSessionFactory sessions_;
@@ -165,6 +167,7 @@ class RecordingService {
   std::map<std::string, Call, std::less<>> calls_;                   // guarded by mu_
   std::map<std::string, Recording, std::less<>> recordings_;         // guarded by mu_
   std::map<std::string, std::string, std::less<>> repeatability_;    // guarded by mu_
+  std::vector<OutgoingEvent> outgoing_;                              // guarded by mu_
 
   std::mutex events_mu_;
   std::condition_variable events_cv_;
