@@ -44,6 +44,10 @@ struct World {
     service.start();
     outbox.start();
   }
+  ~World() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
   fs::path dir;
   ChunkStore store;
   EventOutbox outbox;
@@ -55,7 +59,15 @@ struct World {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* world = new World();  // one service for the whole run, as in production
+  // One service for many inputs, as in production (state carries over between requests),
+  // made anew every 4096 inputs so that the recordings it accumulates stay bounded; its
+  // folder is removed with it (and at exit).
+  static std::unique_ptr<World> world;
+  static size_t runs = 0;
+  if (!world || ++runs % 4096 == 0) {
+    world.reset();
+    world = std::make_unique<World>();
+  }
   if (size < 1) return 0;
   const bool sign = data[0] & 1;
   http::request_parser<http::string_body> parser;
