@@ -1,7 +1,7 @@
 // The recording service under load, end to end (not a Google Benchmark: it runs
 // processes and measures them).
 //
-//   build/service/bench/service_load_bench [SECONDS=20] [CLIENTS=2]
+//   build/service/service_load_bench [SECONDS=20] [CLIENTS=2]
 //
 // 1. `callrec serve` idle: CPU and RSS.
 // 2. Four recordings (3 participants each, no media: placeholders and silence) for
@@ -106,7 +106,7 @@ struct Service {
     pid = fork();
     if (pid == 0) {
       const std::string storage = (dir / "storage").string(), key = (dir / "key").string();
-      freopen(log.c_str(), "w", stderr);
+      if (!freopen(log.c_str(), "w", stderr)) _exit(126);
       execl(binary.c_str(), binary.c_str(), "serve", "--listen", "127.0.0.1:0", "--storage", storage.c_str(),
             "--access-key-file", key.c_str(), "--threads", "2", static_cast<char*>(nullptr));
       _exit(127);
@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
   const auto r0 = Clock::now();
   const pid_t render = fork();
   if (render == 0) {
-    freopen("/dev/null", "w", stderr);
+    if (!freopen("/dev/null", "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
     execl(CALLREC_BINARY, CALLREC_BINARY, "render", (dir / "call.json").c_str(), "--out", (dir / "render").c_str(),
           "--quiet", static_cast<char*>(nullptr));
     _exit(127);
