@@ -515,19 +515,6 @@ void RecordingService::maintenance_loop() {
   }
 }
 
-void RecordingService::run_maintenance_once() {
-  std::deque<QueuedEvent> batch;
-  {
-    std::lock_guard lock(events_mu_);
-    batch.swap(events_);
-  }
-  std::vector<std::unique_ptr<RecordingSession>> to_destroy;
-  for (auto& q : batch) handle(q, to_destroy);
-  to_destroy.clear();
-  flush_outgoing();
-  sweep();
-}
-
 void RecordingService::sweep() {
   const auto now = SysClock::now();
   store_.sweep(now);

@@ -107,8 +107,6 @@ class RecordingService {
   // written its last chunk and its events are queued.
   void shutdown(std::chrono::milliseconds timeout);
   size_t running_recordings() const;
-  // For tests: runs one pass of the maintenance work now.
-  void run_maintenance_once();
 
  private:
   struct Participant {
