@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
       cli::add_render_command(app),
       cli::add_recover_command(app),
       cli::add_report_command(app),
+      cli::add_serve_command(app),
+      cli::add_conversation_id_command(app),
   };
   try {
     app.parse(argc, argv);

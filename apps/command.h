@@ -28,5 +28,7 @@ LogSink stderr_log_sink(std::optional<LogLevel> libav_level);
 CommandRunner add_render_command(CLI::App& app);
 CommandRunner add_recover_command(CLI::App& app);
 CommandRunner add_report_command(CLI::App& app);
+CommandRunner add_serve_command(CLI::App& app);
+CommandRunner add_conversation_id_command(CLI::App& app);
 
 }  // namespace callrec::cli

@@ -1,7 +1,7 @@
 // Writes the fuzzers' seed corpora from media the project generates (mediagen, libopus),
 // so no binary blobs are committed:
 //   callrec-fuzz-seeds OUT_DIR  ->  OUT_DIR/{manifest,media,opus,video,rtp,rtcp,sdp,
-//                                          vp8_depacketizer,h264_depacketizer,rtp_receiver}/...
+//                                          vp8_depacketizer,h264_depacketizer,rtp_receiver,http}/...
 #include <opus/opus.h>
 
 #include <cmath>
@@ -255,6 +255,42 @@ void ingest_seeds(const fs::path& out, const fs::path& media) {
       for (const auto& p : h264_call.frame(h264_frames[i], static_cast<uint32_t>(3000 + 9000 * i))) record(2, false, 1, p);
   }
   write_file(out / "rtp_receiver" / "call", call);
+// HTTP requests for fuzz_service_http: [flags][request]; flags & 1 signs it.
+void http_seeds(const fs::path& dir) {
+  const std::string call = "aHR0cHM6Ly9jb252LmV4YW1wbGUvY29udmVyc2F0aW9ucy80Mg";
+  auto request = [](const std::string& method, const std::string& target, const std::string& body,
+                    const std::string& extra = "") {
+    return method + " " + target + " HTTP/1.1\r\nHost: fuzz.example\r\nContent-Type: application/json\r\n" + extra +
+           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  const std::string sdp = R"(v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n)"
+                          R"(m=audio 5004 RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\n)";
+  const std::vector<std::pair<std::string, std::string>> seeds = {
+      {"reference-start", request("POST", "/conversations/" + call + "/Recordings",
+                                   R"({"operationContext":"op","recordingStateCallbackUri":"https://cb.example/x"})")},
+      {"reference-state", request("GET", "/conversations/" + call + "/recordings/00000000-0000-4000-8000-000000000000", "")},
+      {"reference-pause", request("POST", "/conversations/" + call + "/recordings/abc/Pause", R"({"operationContext":"p"})")},
+      {"today-start", request("POST", "/calling/recordings?api-version=2023-10-15",
+                              R"({"callLocator":{"kind":"serverCallLocator","serverCallId":")" + call +
+                                  R"("},"recordingContentType":"audioVideo","recordingChannelType":"mixed","recordingFormatType":"mp4","pauseOnStart":false})",
+                              "Repeatability-Request-ID: 6c1f2b3a-0000-4000-8000-000000000001\r\n")},
+      {"today-pause", request("POST", "/calling/recordings/abc:pause?api-version=2023-10-15", "")},
+      {"today-stop", request("DELETE", "/calling/recordings/abc?api-version=2023-10-15", "")},
+      {"join", request("POST", "/calling/calls/" + call + "/participants",
+                       R"({"participantId":"8:acs:ada","displayName":"Ada","sdp":")" + sdp + R"("})")},
+      {"leave", request("DELETE", "/calling/calls/" + call + "/participants/8:acs:ada", "")},
+      {"download", request("GET", "/recording/download/0123456789abcdef0123456789abcdef-000000", "",
+                           "Range: bytes=10-20\r\nx-ms-host: fuzz.example\r\nOriginalUrl: https://x/y\r\n")},
+      {"metadata", request("GET", "/recording/download/0123456789abcdef0123456789abcdef-000000/metadata", "")},
+      {"traversal", request("GET", "/recording/download/..%2F..%2Fetc%2Fpasswd", "")},
+      {"stats", request("GET", "/callrec/recordings/abc/stats", "")},
+      {"chunked", "POST /calling/recordings?api-version=2023-10-15 HTTP/1.1\r\nHost: f\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\n{\"a\":\r\n2\r\n1}\r\n0\r\n\r\n"},
+  };
+  for (const auto& [name, text] : seeds) {
+    write_file(dir / (name + "-signed"), std::string(1, '\x01') + text);
+    write_file(dir / (name + "-unsigned"), std::string(1, '\x00') + text);
+  }
 }
 
 }  // namespace
@@ -267,7 +303,8 @@ int main(int argc, char** argv) {
   av_log_set_level(AV_LOG_ERROR);
   const fs::path out(argv[1]);
   try {
-    for (const char* sub : {"manifest", "media", "opus", "video"}) fs::create_directories(out / sub);
+    for (const char* sub : {"manifest", "media", "opus", "video", "http"}) fs::create_directories(out / sub);
+    http_seeds(out / "http");
     manifest_seeds(out / "manifest");
     media_seeds(out / "media");
     opus_seeds(out / "opus");

@@ -15,12 +15,17 @@ CALLREC_PACKAGES=(
   # The live ingest's tests send real RTP with GStreamer (rtpbin, payloaders, netsim, vp8enc,
   # openh264enc) as well as with ffmpeg.
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  libssl-dev
+  libssl-dev openssl curl
   chromium  # headless, for the report page's test (tests/report_page_test.cc)
 )
 
 install_deps() {
   local missing=()
+  # The service's SDK test runs the official JavaScript client: node and npm from Debian
+  # unless the machine already has them (a node install that bundles npm must not be
+  # replaced by Debian's).
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   for p in "${CALLREC_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
