@@ -25,7 +25,6 @@ namespace {
 // Container timestamps are often rounded to 1 ms; frames this close to where the previous
 // one ended are contiguous and placed exactly where it ended.
 constexpr int kContiguityToleranceMs = 2;
-constexpr int kMaxPlanarChannels = 64;
 
 // Drift control (see MixerConfig::drift_correction). A proportional controller: the
 // smoothed placement error, in output samples, is corrected over kDriftHorizonSamples,
@@ -166,12 +165,12 @@ struct AudioMixer::Impl {
     }
 
     const uint8_t* const* input = data;
-    std::array<const uint8_t*, kMaxPlanarChannels> shifted{};
+    std::array<const uint8_t*, kMaxChannels> shifted{};
     if (skip > 0) {
       const int channels = format.layout->nb_channels;
       const int bytes = av_get_bytes_per_sample(format.sample_format);
       if (av_sample_fmt_is_planar(format.sample_format)) {
-        if (channels > kMaxPlanarChannels) {
+        if (channels > kMaxChannels) {
           throw Error("audio of participant " + s.name + ": too many channels to trim (" +
                       std::to_string(channels) + ")");
         }

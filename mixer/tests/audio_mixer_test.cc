@@ -338,6 +338,52 @@ TEST(AudioMixerTest, UnconvertibleFrameThrowsNamingTheSource) {
   }
 }
 
+// Channel counts without a standard layout (9, 32, 63, 64: a decoder or a backend that
+// only counts channels) are mixed with every channel at the same weight, so a tone in
+// every channel keeps its level and one in a single channel is 1/n of it.
+TEST(AudioMixerTest, AnyChannelCountUpToSixtyFourIsMixedAtItsLevel) {
+  for (const int n : {9, 32, 63, 64}) {
+    AudioMixer mixer;
+    const SourceId all = mixer.add_source("all");
+    const AVChannelLayout unspec{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = n, .u = {.mask = 0}};
+    push_signal(mixer, all, 48000, unspec, AV_SAMPLE_FMT_FLTP, 0, 48000, 960, sine(1000, 0.25, 48000));
+    const auto out = mix_until(mixer, kOutputRateHz);
+    EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 1600, 12800), 1000) / 0.25), 0.0, 0.2) << n << " channels";
+  }
+  AudioMixer mixer;
+  const SourceId one = mixer.add_source("one");
+  const AVChannelLayout nine{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = 9, .u = {.mask = 0}};
+  auto frame = make_frame(48000, nine, AV_SAMPLE_FMT_FLTP, 48000, 0, sine(1000, 0.45, 48000));
+  for (int c = 1; c < 9; ++c) std::fill_n(reinterpret_cast<float*>(frame->extended_data[c]), 48000, 0.0f);
+  mixer.push(one, *frame, MediaTime::from_ms(0));
+  const auto out = mix_until(mixer, kOutputRateHz);
+  EXPECT_NEAR(goertzel_amplitude(window(out, 1600, 12800), 1000), 0.05, 0.002) << "one channel of nine";
+}
+
+// Beyond 64 channels (libswresample's limit) a frame is refused, naming the source, and
+// the source goes on with its next frame as if the refused one never came.
+TEST(AudioMixerTest, RefusedFrameLeavesTheSourceAsItWas) {
+  AudioMixer mixer;
+  const SourceId id = mixer.add_source("eve");
+  push_signal(mixer, id, 48000, kStereo, AV_SAMPLE_FMT_S16, 0, 24000, 960, sine(1000, 0.25, 48000), false);
+  const AVChannelLayout wide{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = 65, .u = {.mask = 0}};
+  auto frame = make_frame(48000, wide, AV_SAMPLE_FMT_FLTP, 960, 0, sine(1000, 0.25, 48000));
+  try {
+    mixer.push(id, *frame, MediaTime::from_ms(500));
+    FAIL() << "65 channels were taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("eve"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("65 channels"), std::string::npos) << e.what();
+  }
+  push_signal(mixer, id, 48000, kStereo, AV_SAMPLE_FMT_S16, 500'000, 24000, 960,
+              [](int64_t i) { return 0.25 * std::sin(2 * M_PI * 1000 * double(i + 24000) / 48000); }, false);
+  mixer.flush(id);
+  const SourceStats st = mixer.stats(id);
+  EXPECT_EQ(st.gaps_filled, 0) << "the audio after the refused frame continues it";
+  const auto out = mix_until(mixer, kOutputRateHz);
+  EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 1600, 12800), 1000) / 0.25), 0.0, 0.2);
+}
+
 // flush() lets the resampler go (a call through many files flushes one source per file);
 // a later push, even in another format, builds a new one and goes on where it should.
 TEST(AudioMixer, PushAfterFlushContinuesInAnyFormat) {
