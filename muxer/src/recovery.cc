@@ -79,7 +79,7 @@ bool header_complete(const std::filesystem::path& path) {
 
 }  // namespace
 
-std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out_dir) {
+std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out_dir, const RecoveryEnd& end) {
   std::error_code ec;
   std::vector<std::filesystem::path> state_files;
   for (const auto& entry : std::filesystem::directory_iterator(out_dir, ec)) {
@@ -164,7 +164,8 @@ std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out
     notification = read_json_file(notification_path);  // finished before the crash
   } else if (!chunks.empty()) {
     notification = recording_notification(state.config, random_uuid_v4(), chunks, total_frames * 1000 / kFrameRate,
-                                          kRecoveredSessionEndReason, wall_clock_now());
+                                          end.session_end_reason, wall_clock_now());
+    if (!end.failure.empty()) (*notification)["data"]["sessionEndError"] = end.failure;
     write_file_atomically(notification_path, notification->dump(2));
   }
   for (const auto& path : state_files) remove_quietly(path);

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -20,8 +21,16 @@ namespace callrec::muxer {
 
 inline constexpr const char* kRecoveredSessionEndReason = "RecoveredAfterCrash";
 
+// How the recording ended, as recording.json says it: a crash (the default), or a
+// failure its writer's owner saw and names (a live session whose storage failed).
+struct RecoveryEnd {
+  std::string session_end_reason = kRecoveredSessionEndReason;
+  // When not empty, the notification's data carries it as "sessionEndError".
+  std::string failure;
+};
+
 // Returns the notification written, or nullopt when `out_dir` holds no interrupted
 // recording (nothing to do). Throws callrec::Error naming the file on failure.
-std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out_dir);
+std::optional<nlohmann::json> recover_recording(const std::filesystem::path& out_dir, const RecoveryEnd& end = {});
 
 }  // namespace callrec::muxer
