@@ -76,7 +76,7 @@ void Resampler::configure(const InputFormat& format, bool allow_compensation) {
     r = make_context(swr, in_layout, format.sample_format, format.sample_rate_hz, false, allow_compensation);
   }
   av_channel_layout_uninit(&in_layout);
-  if (r < 0 && false) {
+  if (r < 0) {
     const AVChannelLayout unordered{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = channels, .u = {.mask = 0}};
     r = make_context(swr, unordered, format.sample_format, format.sample_rate_hz, true, allow_compensation);
   }
