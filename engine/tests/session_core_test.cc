@@ -41,7 +41,7 @@ TEST(SessionCore, PicturesThatCanNeverBeShownAreLetGoAsTheNextArrives) {
   std::filesystem::remove_all(dir);
   SessionCoreConfig config{.recording = {.out_dir = dir, .call_id = "core-test", .recording_id = "r"}};
   SessionCore core(std::move(config), RecordTimeline({}));
-  const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, 0, false, true);
+  const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, MediaTime::from_us(0), false, true);
   core.set_no_more_inputs();
 
   constexpr int kPictures = 90;  // 3 s at 30 fps
@@ -57,7 +57,7 @@ TEST(SessionCore, PicturesThatCanNeverBeShownAreLetGoAsTheNextArrives) {
     ASSERT_EQ(lagging, input);
     if (static_cast<int>(pushed.size()) == kPictures) {
       core.end_video(input);
-      core.end_input(input, pts_us(kPictures));
+      core.end_input(input, MediaTime::from_us(pts_us(kPictures)));
       continue;
     }
     // Decode ahead like the file driver: up to a period past the next composed instant.
@@ -88,7 +88,7 @@ TEST(SessionCore, LiveKeepsPicturesWhileAPauseCanStillMoveTheNextInstant) {
                            .timeline_may_change = true};
   {
     SessionCore core(std::move(config), RecordTimeline({}));
-    const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, 0, false, true);
+    const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, MediaTime::from_us(0), false, true);
     std::vector<av::FramePtr> pushed;
     for (int k = 0; k < 4; ++k) {  // 0, 33, 66, 100 ms: the middle two lie between instants 0 and 125 ms
       pushed.push_back(grey_picture());
