@@ -378,6 +378,7 @@ mixer::SourceStats SessionCore::audio_stats(const std::string& participant_id) c
     total.packets_lost += s.packets_lost;
     total.packets_corrupt += s.packets_corrupt;
     total.packets_discarded += s.packets_discarded;
+    total.samples_invalid += s.samples_invalid;
   }
   return total;
 }
@@ -410,7 +411,8 @@ muxer::ChunkAnnotation SessionCore::annotate(MediaTime output_start, MediaTime o
                             {"audioSamplesDroppedLate", s.samples_dropped_late},
                             {"opusPacketsLost", s.packets_lost},
                             {"opusPacketsCorrupt", s.packets_corrupt},
-                            {"opusPacketsDiscarded", s.packets_discarded}};
+                            {"opusPacketsDiscarded", s.packets_discarded},
+                            {"audioSamplesInvalid", s.samples_invalid}};
     if (config_.participant_extra_stats) entry.update(config_.participant_extra_stats(p.participant_id));
     stats.push_back(std::move(entry));
   }

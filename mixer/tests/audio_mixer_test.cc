@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -358,6 +359,47 @@ TEST(AudioMixerTest, AnyChannelCountUpToSixtyFourIsMixedAtItsLevel) {
   mixer.push(one, *frame, MediaTime::from_ms(0));
   const auto out = mix_until(mixer, kOutputRateHz);
   EXPECT_NEAR(goertzel_amplitude(window(out, 1600, 12800), 1000), 0.05, 0.002) << "one channel of nine";
+}
+
+// One source sending NaN, infinities and absurd levels in float audio must not poison
+// the mix: those samples are silenced or clamped (and counted) before the resampler and
+// the limiter, whose state would otherwise carry them to everyone for good.
+TEST(AudioMixerTest, NonFiniteFloatAudioCostsOnlyItsOwnSamples) {
+  for (const AVSampleFormat format : {AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_DBL}) {
+    AudioMixer mixer;
+    const SourceId good = mixer.add_source("good");
+    const SourceId bad = mixer.add_source("bad");
+    push_signal(mixer, good, 48000, kMono, AV_SAMPLE_FMT_FLT, 0, 96000, 960, sine(1000, 0.25, 48000), false);
+    int64_t poisoned = 0;
+    for (int64_t at = 0; at < 96000; at += 960) {
+      auto frame = make_frame(48000, kStereo, format, 960, at, sine(300, 0.25, 48000));
+      const bool planar = av_sample_fmt_is_planar(format);
+      for (int i = 0; i < 960; i += 7) {
+        const double v = i % 3 == 0 ? std::nan("") : i % 3 == 1 ? INFINITY : -INFINITY;
+        if (format == AV_SAMPLE_FMT_DBL) {
+          reinterpret_cast<double*>(frame->extended_data[0])[2 * i] = v;
+        } else {
+          reinterpret_cast<float*>(frame->extended_data[0])[planar ? i : 2 * i] = static_cast<float>(v);
+        }
+        ++poisoned;
+      }
+      mixer.push(bad, *frame, MediaTime::from_us(at * 1'000'000 / 48000));
+    }
+    const auto out = mix_until(mixer, 2 * kOutputRateHz);
+    for (const float v : out) ASSERT_TRUE(std::isfinite(v) && v >= -1.0f && v <= 1.0f);
+    EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 8000, 16000), 1000) / 0.25), 0.0, 0.5)
+        << av_get_sample_fmt_name(format) << ": the good source is heard as it was";
+    EXPECT_EQ(mixer.stats(bad).samples_invalid, poisoned);
+    EXPECT_EQ(mixer.stats(good).samples_invalid, 0);
+  }
+  // Absurd levels are clamped to +6 dBFS (the limiter then does what it does for any
+  // loud talker) and counted.
+  AudioMixer mixer;
+  const SourceId loud = mixer.add_source("loud");
+  auto frame = make_frame(48000, kMono, AV_SAMPLE_FMT_FLT, 960, 0, [](int64_t i) { return i % 2 ? 1e30 : -3e38; });
+  mixer.push(loud, *frame, MediaTime::from_ms(0));
+  for (const float v : mix_until(mixer, kOutputRateHz)) ASSERT_TRUE(std::isfinite(v) && v >= -1.0f && v <= 1.0f);
+  EXPECT_EQ(mixer.stats(loud).samples_invalid, 960);
 }
 
 // Beyond 64 channels (libswresample's limit) a frame is refused, naming the source, and
