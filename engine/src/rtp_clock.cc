@@ -11,9 +11,11 @@ void RtpClock::reset() {
   last_rtp_ = 0;
 }
 
+// Results are in the stream's own clock (the anchor's arrival rounded to one of its
+// ticks), so consecutive packets stay exactly their timestamps apart.
 MediaTime RtpClock::on(const Anchor& anchor, uint32_t rtp) const {
   const auto ticks = static_cast<int32_t>(rtp - anchor.rtp);
-  return anchor.arrival + MediaTime(ticks, Rational{1, rate_hz_});
+  return MediaTime(ticks, Rational{1, rate_hz_}) + anchor.arrival;
 }
 
 bool RtpClock::within_bounds(MediaTime at, MediaTime arrival) const {
@@ -25,11 +27,11 @@ RtpClock::Placement RtpClock::place(uint32_t rtp_timestamp, MediaTime arrival) {
     anchor_ = Anchor{rtp_timestamp, arrival};
     last_rtp_ = rtp_timestamp;
     last_ticks_ = 0;
-    return {arrival, false};
+    return {on(*anchor_, rtp_timestamp), false};
   }
   // Extend from the last placed packet: exact for any distance below 2^31 ticks.
   const int64_t ticks = last_ticks_ + static_cast<int32_t>(rtp_timestamp - last_rtp_);
-  const MediaTime at = anchor_->arrival + MediaTime(ticks, Rational{1, rate_hz_});
+  const MediaTime at = MediaTime(ticks, Rational{1, rate_hz_}) + anchor_->arrival;
   if (within_bounds(at, arrival)) {
     candidate_.reset();
     last_rtp_ = rtp_timestamp;
