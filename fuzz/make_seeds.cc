@@ -1,6 +1,7 @@
 // Writes the fuzzers' seed corpora from media the project generates (mediagen, libopus),
 // so no binary blobs are committed:
-//   callrec-fuzz-seeds OUT_DIR  ->  OUT_DIR/{manifest,media,opus,video,session}/...
+//   callrec-fuzz-seeds OUT_DIR  ->  OUT_DIR/{manifest,media,opus,video,session,rtp,rtcp,sdp,
+//                                          vp8_depacketizer,h264_depacketizer,rtp_receiver}/...
 #include <opus/opus.h>
 
 #include <cmath>
@@ -11,7 +12,9 @@
 #include <vector>
 
 #include "callrec/core/error.h"
+#include "callrec/ingest/rtcp_packets.h"
 #include "callrec/mediagen/media_generator.h"
+#include "rtp_packetizer.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -162,6 +165,136 @@ void session_seeds(const fs::path& dir) {
   write_file(dir / "call", call);
 }
 
+// The video packets of a generated file (Annex B for H.264), for the ingest seeds.
+std::vector<std::vector<uint8_t>> video_packets(const fs::path& media, const char* bsf_name) {
+  AVFormatContext* in = nullptr;
+  if (avformat_open_input(&in, media.c_str(), nullptr, nullptr) < 0) throw callrec::Error("cannot read " + media.string());
+  avformat_find_stream_info(in, nullptr);
+  const int v = av_find_best_stream(in, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  AVBSFContext* bsf = nullptr;
+  av_bsf_alloc(av_bsf_get_by_name(bsf_name), &bsf);
+  avcodec_parameters_copy(bsf->par_in, in->streams[v]->codecpar);
+  av_bsf_init(bsf);
+  std::vector<std::vector<uint8_t>> out;
+  AVPacket* pkt = av_packet_alloc();
+  while (av_read_frame(in, pkt) >= 0) {
+    if (pkt->stream_index == v) {
+      av_bsf_send_packet(bsf, pkt);
+      while (av_bsf_receive_packet(bsf, pkt) >= 0) {
+        out.emplace_back(pkt->data, pkt->data + pkt->size);
+        av_packet_unref(pkt);
+      }
+    }
+    av_packet_unref(pkt);
+  }
+  av_packet_free(&pkt);
+  av_bsf_free(&bsf);
+  avformat_close_input(&in);
+  return out;
+}
+
+std::string bytes_of(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+// Seeds for the ingest harnesses: real VP8 and H.264 frames packetized as senders do,
+// Opus packets, sender reports, and SDPs as ffmpeg and plain transports write them.
+void ingest_seeds(const fs::path& out, const fs::path& media) {
+  namespace in = callrec::ingest;
+  namespace it = callrec::ingest::test;
+  for (const char* sub : {"rtp", "rtcp", "sdp", "vp8_depacketizer", "h264_depacketizer", "rtp_receiver"})
+    fs::create_directories(out / sub);
+  const auto vp8 = video_packets(media / "vp8-opus.webm", "null");
+  const auto h264 = video_packets(media / "h264-aac.mp4", "h264_mp4toannexb");
+
+  // Depacketizer records: [flags][length u16][payload]; flags bit 0 marker, bit 1 new timestamp.
+  auto depacketizer_records = [](const std::vector<std::vector<std::vector<uint8_t>>>& frames) {
+    std::string records;
+    for (const auto& payloads : frames) {
+      for (size_t i = 0; i < payloads.size(); ++i) {
+        const uint8_t flags = static_cast<uint8_t>((i + 1 == payloads.size() ? 1 : 0) | (i == 0 ? 2 : 0));
+        records += static_cast<char>(flags);
+        records += static_cast<char>(payloads[i].size() >> 8);
+        records += static_cast<char>(payloads[i].size() & 0xff);
+        records += bytes_of(payloads[i]);
+      }
+    }
+    return records;
+  };
+  std::vector<std::vector<std::vector<uint8_t>>> vp8_frames, vp8_layered, h264_frames;
+  for (size_t i = 0; i < vp8.size(); ++i) {
+    vp8_frames.push_back(it::packetize_vp8(vp8[i], {.picture_id = static_cast<int>(i)}, 300));
+    const int tid = std::vector<int>{0, 2, 1, 2}[i % 4];
+    vp8_layered.push_back(it::packetize_vp8(vp8[i], {.picture_id = static_cast<int>(i), .tl0_pic_idx = static_cast<int>(i / 4),
+                                                     .temporal_layer = tid, .layer_sync = i < 4},
+                                            300));
+  }
+  for (const auto& au : h264) h264_frames.push_back(it::packetize_h264(au, 300));
+  write_file(out / "vp8_depacketizer" / "frames", depacketizer_records(vp8_frames));
+  write_file(out / "vp8_depacketizer" / "layers", depacketizer_records(vp8_layered));
+  write_file(out / "h264_depacketizer" / "stap-fu", depacketizer_records(h264_frames));
+
+  // Single datagrams.
+  it::RtpSequenceWriter vp8_writer(96, 0xb0), h264_writer(102, 0xc0);
+  const auto vp8_packets = vp8_writer.frame(vp8_frames.at(0), 3000);
+  const auto h264_packets = h264_writer.frame(h264_frames.at(0), 3000);
+  write_file(out / "rtp" / "vp8", bytes_of(vp8_packets.at(0)));
+  write_file(out / "rtp" / "h264", bytes_of(h264_packets.at(0)));
+  {
+    std::vector<uint8_t> packet(64);
+    const uint8_t level[] = {0x85};
+    const uint8_t opus[] = {0xfc, 0xff, 0xfe};
+    const std::pair<int, std::span<const uint8_t>> ext[] = {{1, level}};
+    size_t written = 0;
+    in::write_rtp_packet({.payload_type = 111, .sequence_number = 7, .timestamp = 960, .ssrc = 0xa0}, opus, packet,
+                         written, ext);
+    packet.resize(written);
+    write_file(out / "rtp" / "opus-level", bytes_of(packet));
+  }
+  std::vector<uint8_t> rtcp(256);
+  in::SenderReport sr{.ssrc = 0xa0, .ntp = in::NtpTime::from_us(3'900'000'000'000'000), .rtp_timestamp = 960,
+                      .packet_count = 10, .octet_count = 1000, .blocks = {in::ReportBlock{.ssrc = 5, .cumulative_lost = -2}}};
+  size_t n = sr.serialize(rtcp);
+  n += in::serialize_sdes_cname(0xa0, "sender@example", std::span<uint8_t>(rtcp).subspan(n));
+  n += in::FeedbackPli{1, 0xa0}.serialize(std::span<uint8_t>(rtcp).subspan(n));
+  rtcp.resize(n);
+  write_file(out / "rtcp" / "sr-sdes-pli", bytes_of(rtcp));
+
+  write_file(out / "sdp" / "ffmpeg",
+             "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             "m=audio 5002 RTP/AVP 97\r\nb=AS:64\r\na=rtpmap:97 opus/48000/2\r\na=fmtp:97 sprop-stereo=1\r\n"
+             "m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+             "a=fmtp:96 packetization-mode=1; sprop-parameter-sets=Z0LAHtkA,aMuDyyA=; profile-level-id=42C01E\r\n");
+  write_file(out / "sdp" / "plain-transport",
+             "v=0\nc=IN IP6 ::1\nm=audio 6000 RTP/AVPF 111\na=rtpmap:111 opus/48000/2\na=rtcp-mux\n"
+             "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\nm=video 6002 RTP/AVP 96 102\n"
+             "a=rtcp:7000\na=rtpmap:96 VP8/90000\na=rtpmap:102 H264/90000\na=content:slides\n");
+
+  // Receiver records: [select][delta_ms][length u16][datagram]; select bits 0-1 stream,
+  // bit 2 RTCP port.
+  std::string call;
+  auto record = [&](int stream, bool rtcp_port, int delta_ms, const std::vector<uint8_t>& datagram) {
+    call += static_cast<char>(stream | (rtcp_port ? 4 : 0));
+    call += static_cast<char>(delta_ms);
+    call += static_cast<char>(datagram.size() >> 8);
+    call += static_cast<char>(datagram.size() & 0xff);
+    call += bytes_of(datagram);
+  };
+  record(0, true, 0, rtcp);
+  in::SenderReport video_sr{.ssrc = 0xb0, .ntp = in::NtpTime::from_us(3'900'000'000'000'000), .rtp_timestamp = 3000};
+  std::vector<uint8_t> video_rtcp(64);
+  video_rtcp.resize(video_sr.serialize(video_rtcp));
+  record(1, true, 0, video_rtcp);
+  it::RtpSequenceWriter opus_writer(111, 0xa0), vp8_call(96, 0xb0), h264_call(102, 0xc0);
+  const std::vector<uint8_t> opus = {0xfc, 0x01, 0x02, 0x03};
+  for (size_t i = 0; i < std::max(vp8_frames.size(), h264_frames.size()); ++i) {
+    for (const auto& p : opus_writer.frame({opus}, static_cast<uint32_t>(960 * 5 * i))) record(0, false, 20, p);
+    if (i < vp8_frames.size())
+      for (const auto& p : vp8_call.frame(vp8_frames[i], static_cast<uint32_t>(3000 + 9000 * i))) record(1, false, 1, p);
+    if (i < h264_frames.size())
+      for (const auto& p : h264_call.frame(h264_frames[i], static_cast<uint32_t>(3000 + 9000 * i))) record(2, false, 1, p);
+  }
+  write_file(out / "rtp_receiver" / "call", call);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,6 +312,7 @@ int main(int argc, char** argv) {
     video_seed(out / "media" / "h264-aac.mp4", out / "video" / "h264", 0, "h264_mp4toannexb");
     video_seed(out / "media" / "vp8-opus.webm", out / "video" / "vp8", 1, "null");
     session_seeds(out / "session");
+    ingest_seeds(out, out / "media");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "callrec-fuzz-seeds: %s\n", e.what());
     return 1;

@@ -83,6 +83,7 @@ struct VideoCompositor::Impl {
     av::FramePtr scaled;  // the scaler's output, at the tile's picture size
     // Placeholder picture, rendered once per tile size.
     av::FramePtr placeholder;
+    bool shows_picture = false;  // the last compose() found a picture of theirs
   };
 
   // What a tile of the canvas shows now, to repaint only what changed.
@@ -312,6 +313,7 @@ struct VideoCompositor::Impl {
       if (tile.who != slots[i].who) tile = slots[i];
       Participant& p = get(tile.who, "composing");
       const FrameQueue::Selection shown = p.queue.select(t);
+      p.shows_picture = shown.frame != nullptr;
       if (tile.serial == shown.serial) continue;  // unchanged since the last compose
       if (shown.frame) {
         try {
@@ -330,7 +332,7 @@ struct VideoCompositor::Impl {
     // Hidden participants still advance, so their queues do not pile up.
     for (auto& p : participants) {
       if (std::none_of(painted.begin(), painted.end(), [&](const PaintedTile& s) { return s.who == p->id; })) {
-        p->queue.select(t);
+        p->shows_picture = p->queue.select(t).frame != nullptr;
       }
     }
     return *canvas;
@@ -439,6 +441,12 @@ std::vector<ParticipantId> VideoCompositor::visible_participants() const {
   std::vector<ParticipantId> shown;
   for (const auto& tile : impl_->painted) shown.push_back(tile.who);
   return shown;
+}
+
+bool VideoCompositor::shows_picture(ParticipantId id) const {
+  for (const auto& p : impl_->participants)
+    if (p->id == id) return p->shows_picture;
+  return false;
 }
 
 const AVFrame& VideoCompositor::compose(MediaTime t) { return impl_->compose(t); }

@@ -5,6 +5,7 @@
 
 #include "callrec/core/denormals.h"
 #include "callrec/core/error.h"
+#include "callrec/core/log.h"
 #include "callrec/core/random_id.h"
 #include "media_limits.h"
 
@@ -128,6 +129,8 @@ LiveSession::LiveSession(SessionConfig config, LiveSessionOptions options)
 }
 
 LiveSession::~LiveSession() {
+  // With a VirtualClock the end of the recording is written here, on this thread.
+  const ScopedLogSink log_scope(config_.log);
   (void)stop("session destroyed");
   bool started = false;
   {
@@ -139,6 +142,7 @@ LiveSession::~LiveSession() {
     virtual_clock_->remove_timer(*this);
   }
   if (output_.joinable()) output_.join();
+  driver_.reset();  // inside log_scope: whatever it still holds of libav logs to this session's sink
 }
 
 MediaTime LiveSession::call_now() const { return clock_->now() - epoch_; }
@@ -153,6 +157,7 @@ void LiveSession::post(Command command) {
 }
 
 Session::Started LiveSession::start(std::string_view operation_context) {
+  const ScopedLogSink log_scope(config_.log);  // the first chunk's encoders open here
   {
     std::unique_lock lock(control_mu_);
     if (Status s = control_state_.check(Operation::kStart, "start"); !s) return {s, {}};
@@ -204,6 +209,7 @@ Session::Started LiveSession::start(std::string_view operation_context) {
 
 void LiveSession::run_output_thread() {
   const ScopedFlushDenormals flush_denormals;  // decoders, mixer and AAC encoder run here
+  const ScopedLogSink log_scope(config_.log);
   for (;;) {
     const std::optional<MediaTime> next = driver_->run(call_now());
     if (driver_->ended()) return;
@@ -224,7 +230,10 @@ std::optional<MediaTime> LiveSession::due() const {
 }
 
 void LiveSession::fire(MediaTime now) {
+  // The thread advancing the clock is this session's output thread for the pass: its
+  // lines go to this session's sink, whoever else's sink that thread holds.
   const ScopedFlushDenormals flush_denormals;
+  const ScopedLogSink log_scope(config_.log);
   const std::optional<MediaTime> next = driver_->run(now - epoch_);
   next_due_us_.store(next ? (*next + epoch_).us() : -1, std::memory_order_release);
 }

@@ -154,6 +154,7 @@ void MediaInput::resume() {
   if (!suspended_) return;
   suspended_ = false;
   const std::vector<std::string> known = problems_;
+  const std::vector<int64_t> known_at = problem_at_us_;
   const bool had_audio = has_audio_, had_video = has_video_;
   try {
     source_ = std::make_unique<FileSource>(path_, label_);
@@ -163,6 +164,7 @@ void MediaInput::resume() {
     if (has_audio_ != had_audio || has_video_ != had_video)
       throw Error(label_ + ": the file changed since the call was checked");
     problems_ = known;  // the same file says the same again
+    problem_at_us_ = known_at;
   } catch (const Error& e) {
     close_file();
     has_audio_ = had_audio;
@@ -171,6 +173,7 @@ void MediaInput::resume() {
     audio_.done = video_.done = true;
     eof_ = true;
     problems_ = known;
+    problem_at_us_ = known_at;
     problem(std::string("cannot read the file again, media ends here (") + e.what() + ")");
   }
 }
@@ -231,6 +234,7 @@ av::InputFormatPtr MediaInput::open_format(AVIOContext& io, const std::string& u
 }
 
 void MediaInput::open(const std::string& url) {
+  size_bytes_ = source_->size();
   io_ = make_io(*source_);
   // Probe first, so a refused format is named in the message.
   const AVInputFormat* format = nullptr;
@@ -309,6 +313,7 @@ int64_t MediaInput::demuxer_index_entries() const {
 // Reads the next packet into packet_ and returns av_read_frame's result.
 int MediaInput::read_next_packet() {
   const int ret = av_read_frame(format_.get(), packet_.get());
+  if (ret >= 0 && packet_->pos >= 0) bytes_read_ = std::max(bytes_read_, packet_->pos + packet_->size);
   if (ret < 0 || !may_reopen_ || demuxer_index_entries() - index_entries_at_open_ < max_index_entries_) return ret;
   try {
     reopen_at(*packet_);  // the packet just read, not yet decoded, is where the new demuxer goes on
@@ -427,7 +432,10 @@ void MediaInput::open_decoder(Stream& s, int media_type) {
   s.decoder = std::move(ctx);
 }
 
-void MediaInput::problem(std::string text) { problems_.push_back(label_ + ": " + std::move(text)); }
+void MediaInput::problem(std::string text) {
+  problems_.push_back(label_ + ": " + std::move(text));
+  problem_at_us_.push_back(std::max(audio_.until_us, video_.until_us));
+}
 
 void MediaInput::end_stream(Stream& s, const std::string& why) {
   if (s.done) return;

@@ -278,6 +278,9 @@ void OutputDriver::write_periods(MediaTime now, MediaTime limit) {
 void OutputDriver::finish() {
   SessionEvent e{SessionEventKind::kRecordingFinished};
   e.data = core_->finish("RecordingStopped");
+  // The encoders close here, on the output side, where the session's log sink is (their
+  // last statistics are log lines).
+  core_.reset();
   ended_.store(true, std::memory_order_release);
   emit(std::move(e));
   if (config_.on_finished) config_.on_finished(std::nullopt);
@@ -289,7 +292,10 @@ void OutputDriver::fail(const std::string& message) {
   std::string text = message;
   std::optional<nlohmann::json> notification;
   try {
-    notification = muxer::recover_recording(out_dir_, muxer::RecoveryEnd{kOutputFailedEndReason, message});
+    // Touches only this recording's own files (recovery.h), and none of them when no
+    // chunk holds media yet.
+    notification =
+        muxer::recover_recording(out_dir_, muxer::RecoveryEnd{kOutputFailedEndReason, message}).notification;
   } catch (const std::exception& e) {
     text += "; completing the chunks written failed too: " + std::string(e.what());
   }

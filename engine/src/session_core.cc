@@ -5,6 +5,8 @@
 
 #include "callrec/core/error.h"
 
+#include <opus/opus.h>
+
 extern "C" {
 #include <libavutil/frame.h>
 #include <libavutil/samplefmt.h>
@@ -97,23 +99,28 @@ mixer::SourceId SessionCore::audio_source(Input& in) {
   return *in.audio_source;
 }
 
-void SessionCore::heard(ParticipantIndex p, int64_t at_us) {
+void SessionCore::heard(ParticipantIndex p, int64_t at_us, int64_t duration_us) {
   Participant& part = participants_[p];
   part.spoke_at_us = std::max(part.spoke_at_us.value_or(at_us), at_us);
+  part.activity.heard(at_us, at_us + duration_us);
 }
 
 void SessionCore::push_audio(InputId input, const AVFrame& frame, MediaTime start) {
   const StageScope stage(config_.stage_clock, Stage::kMix);
   Input& in = inputs_[input];
   mixer_.push(audio_source(in), frame, start);
-  if (const auto level = frame_rms(frame); level && *level > kVoiceRms) heard(in.participant, start.us());
+  if (const auto level = frame_rms(frame); level && *level > kVoiceRms && frame.sample_rate > 0)
+    heard(in.participant, start.us(), int64_t{frame.nb_samples} * 1'000'000 / frame.sample_rate);
 }
 
 void SessionCore::push_opus(InputId input, std::span<const uint8_t> packet, MediaTime start, bool voice_active) {
   const StageScope stage(config_.stage_clock, Stage::kMix);
   Input& in = inputs_[input];
   mixer_.push_opus(audio_source(in), packet, start);
-  if (voice_active) heard(in.participant, start.us());
+  if (voice_active) {
+    const int samples = opus_packet_get_nb_samples(packet.data(), static_cast<opus_int32>(packet.size()), 48000);
+    heard(in.participant, start.us(), samples > 0 ? int64_t{samples} * 1'000'000 / 48000 : 20'000);
+  }
 }
 
 bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts) {
@@ -291,6 +298,7 @@ SessionCore::StepResult SessionCore::step(int64_t clock_limit_us, bool wait_for_
     if (paint_problems_.size() < kMaxPaintProblems) paint_problems_.push_back(std::move(problem));
   }
   last_composed_us_ = call_us;
+  record_activity(call_us, out_us);
   const int samples = static_cast<int>(std::min<size_t>(kPeriodSamples, fifo_.size() - fifo_read_));
   const StageScope encode(config_.stage_clock, Stage::kEncodeMux);
   writer_->write_period(canvas, std::span<const float>(fifo_.data() + fifo_read_, samples));
@@ -364,6 +372,18 @@ void SessionCore::update_presence(int64_t call_us, int64_t out_us) {
   }
 }
 
+// What each participant did during the period just composed (participant_activity.h).
+void SessionCore::record_activity(int64_t call_us, int64_t out_us) {
+  for (Participant& ps : participants_) {
+    const ParticipantActivity::State state{
+        .present = ps.camera_tile.has_value(),
+        .camera = ps.camera_tile && compositor_.shows_picture(*ps.camera_tile),
+        .screen_share = ps.screen_tile.has_value(),
+        .speaking = ps.activity.heard_during(call_us, call_us + kPeriodUs)};
+    ps.activity.record(out_us, call_us, kPeriodUs, state);
+  }
+}
+
 mixer::SourceStats SessionCore::audio_stats(const std::string& participant_id) const {
   mixer::SourceStats total;
   for (const Input& in : inputs_) {
@@ -417,6 +437,17 @@ muxer::ChunkAnnotation SessionCore::annotate(MediaTime output_start, MediaTime o
     stats.push_back(std::move(entry));
   }
   a.extra["participantMediaStats"] = std::move(stats);
+  nlohmann::json activity = nlohmann::json::array();
+  for (Participant& p : participants_) {
+    nlohmann::json entry = p.activity.chunk_entry(start_us, end_us, epoch_us);
+    p.activity.forget_before(start_us);
+    if (entry.is_null()) continue;
+    entry["participantId"] = p.participant_id;
+    if (!p.display_name.empty()) entry["displayName"] = p.display_name;
+    activity.push_back(std::move(entry));
+  }
+  a.extra["participantActivity"] = std::move(activity);
+  a.extra["maxChunkBytes"] = config_.recording.max_chunk_bytes;
   std::vector<std::string> issues = config_.problems ? config_.problems() : std::vector<std::string>{};
   issues.insert(issues.end(), paint_problems_.begin(), paint_problems_.end());
   if (!issues.empty()) a.extra["mediaProblems"] = std::move(issues);

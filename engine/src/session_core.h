@@ -36,6 +36,7 @@
 #include "callrec/engine/record_timeline.h"
 #include "callrec/mixer/audio_mixer.h"
 #include "callrec/muxer/recording_writer.h"
+#include "participant_activity.h"
 
 namespace callrec::engine {
 
@@ -179,6 +180,7 @@ class SessionCore final : public muxer::ChunkAnnotator {
     std::optional<int64_t> spoke_at_us;  // last voice activity not yet given to the compositor
     // Stretches of output time during which the participant was in the call.
     std::vector<std::pair<int64_t, int64_t>> present_output_us;
+    ParticipantActivity activity;  // for the chunk metadata's "participantActivity"
   };
 
   enum class FillResult { kFull, kEnd, kNeedInput, kWaitClock };
@@ -188,7 +190,8 @@ class SessionCore final : public muxer::ChunkAnnotator {
   void refresh_end();
   bool input_present(const Input& in, int64_t call_us) const;
   void update_presence(int64_t call_us, int64_t out_us);
-  void heard(ParticipantIndex p, int64_t at_us);
+  void heard(ParticipantIndex p, int64_t at_us, int64_t duration_us);
+  void record_activity(int64_t call_us, int64_t out_us);
   void drop_unseen_pictures(Input& in) const;
   mixer::SourceId audio_source(Input& in);
 

@@ -1,5 +1,5 @@
-// callrec::Session — the embedding API (CONTRACT §3): a live recording that a recording
-// backend drives at run time.
+// callrec::Session — the embedding API (docs/contract.md, "Embedding"): a live
+// recording that a recording backend drives at run time.
 //
 //   callrec::Session session({.out_dir = "rec", .call_id = "c0ffee", .on_event = log});
 //   auto started = session.start("op-1");            // started.recording_id
@@ -62,6 +62,7 @@
 #include <nlohmann/json.hpp>
 
 #include "callrec/core/clock.h"
+#include "callrec/core/log.h"
 #include "callrec/core/media_time.h"
 
 extern "C" struct AVFrame;
@@ -100,7 +101,7 @@ class Status {
   std::string message_;
 };
 
-// CONTRACT §3: a recording is active while it records, inactive before start, while
+// docs/contract.md: a recording is active while it records, inactive before start, while
 // paused and after stop.
 enum class RecordingState { kInactive, kActive };
 
@@ -169,6 +170,15 @@ struct SessionConfig {
   std::shared_ptr<Clock> clock;
   // Receives every event on the session's output thread.
   std::function<void(const SessionEvent&)> on_event;
+  // (Fields below were added later; they stay at the end so that designated
+  // initializers written for the fields above keep compiling.)
+  // Where libav's (FFmpeg's) log lines and callrec's own diagnostics of this session go:
+  // a callback and a level (callrec/core/log.h). Called on the session's threads (the
+  // output thread, its encoder worker, the thread calling start(); with a VirtualClock,
+  // the thread advancing the clock and the one destroying the session): it must be
+  // thread-safe. Without a callback they are dropped; the library never writes to
+  // stderr. Several sessions in one process each get their own lines.
+  LogSink log;
 };
 
 // Counters for monitoring and capacity planning.

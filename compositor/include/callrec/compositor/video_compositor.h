@@ -28,9 +28,6 @@ inline constexpr Size kCanvas{1920, 1080};
 
 using ParticipantId = int;
 
-inline constexpr const char* kDefaultPlaceholderFont =
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";  // Debian fonts-dejavu-core
-
 // Optional tuning; the defaults are the product behaviour.
 struct CompositorConfig {
   Size canvas = kCanvas;
@@ -46,9 +43,10 @@ struct CompositorConfig {
   // Frames kept per participant ahead of compose time; beyond this the oldest are
   // dropped (bounds memory when a source is read far ahead).
   int max_queued_frames = 120;
-  // TrueType font for the placeholder initials. Loaded on first use; a missing font
-  // is a callrec::Error then.
-  std::string placeholder_font_path = kDefaultPlaceholderFont;
+  // Font file for the placeholder initials; empty: a bold sans-serif font found through
+  // fontconfig. Loaded on first use; without a usable font, placeholders show their
+  // colour alone (a warning goes to the log sink), never an error.
+  std::string placeholder_font_path;
 };
 
 class VideoCompositor {
@@ -102,6 +100,10 @@ class VideoCompositor {
 
   // Participants shown by the last compose(), in tile order (for tests and metadata).
   std::vector<ParticipantId> visible_participants() const;
+  // Whether the last compose() had a picture of this participant (or share) to show at
+  // its time, shown or hidden; false: the placeholder (no picture within the stall
+  // timeout, or the video ended). For the recording's activity metadata.
+  bool shows_picture(ParticipantId id) const;
 
   // Paints the canvas for call time `t`. The returned frame (yuv420p, canvas size)
   // stays owned by the compositor and valid until the next compose(); callers that
