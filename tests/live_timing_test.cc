@@ -149,8 +149,13 @@ TEST_F(LiveTimingTest, SenderRestartIsReanchoredAfterATenthOfASecond) {
   EXPECT_GT(tone_between(r.media.audio, kAdaHz, 1.7, 3.4), 0.12) << "the restarted sender, placed afresh";
   const std::vector<std::string> lines = media_problems(r.chunks);
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_NE(lines[0].find("at 1.500 s: audio media dropped"), std::string::npos) << lines[0];
-  EXPECT_NE(lines[1].find("at 1.600 s: the audio RTP timestamps jumped"), std::string::npos) << lines[1];
+  // Call time, and the wall-clock time (the VirtualClock starts at 2026-01-01T00:00:00Z,
+  // as does the call) that `callrec report` places on its timeline.
+  EXPECT_NE(lines[0].find("at 1.500 s (2026-01-01T00:00:01.500Z): audio media dropped"), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("at 1.600 s (2026-01-01T00:00:01.600Z): the audio RTP timestamps jumped"),
+            std::string::npos)
+      << lines[1];
 }
 
 // Network jitter within the jitter window changes nothing: packets that arrive out of

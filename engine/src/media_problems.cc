@@ -30,12 +30,14 @@ void MediaProblemLog::note(std::string_view participant_id, std::string_view wha
   entries_.emplace_back(std::move(key), Entry{at, at, 1});
 }
 
-std::vector<std::string> MediaProblemLog::take() {
+std::vector<std::string> MediaProblemLog::take(std::optional<WallClock> call_epoch) {
   const std::lock_guard lock(mu_);
   std::vector<std::string> lines;
   lines.reserve(entries_.size() + 1);
   for (const auto& [key, e] : entries_) {
-    std::string line = "participant \"" + key.first + "\" at " + format_call_time(e.first) + ": " + key.second;
+    std::string line = "participant \"" + key.first + "\" at " + format_call_time(e.first);
+    if (call_epoch) line += " (" + format_iso8601(WallClock{call_epoch->unix_us + e.first.us()}) + ")";
+    line += ": " + key.second;
     if (e.count > 1) line += " (" + std::to_string(e.count) + " times, last at " + format_call_time(e.last) + ")";
     lines.push_back(std::move(line));
   }

@@ -52,7 +52,7 @@ OutputDriver::OutputDriver(OutputDriverConfig config, MediaProblemLog& problems)
     e.data = metadata;
     emit(std::move(e));
   };
-  core.problems = [this] { return problems_.take(); };
+  core.problems = [this] { return problems_.take(config_.core.call_epoch); };
   core.participant_extra_stats = [this](const std::string& id) {
     nlohmann::json extra = nlohmann::json::object();
     for (const Participant& p : participants_) {
