@@ -294,8 +294,12 @@ void OutputDriver::fail(const std::string& message) {
   try {
     // Touches only this recording's own files (recovery.h), and none of them when no
     // chunk holds media yet.
-    notification =
-        muxer::recover_recording(out_dir_, muxer::RecoveryEnd{kOutputFailedEndReason, message}).notification;
+    muxer::RecoveryReport report =
+        muxer::recover_recording(out_dir_, muxer::RecoveryEnd{kOutputFailedEndReason, message});
+    if (report.outcome == muxer::RecoveryReport::Outcome::kNothingRecoverable) {
+      text += "; no chunk held media yet: nothing to complete, the recording's files are left as they were";
+    }
+    notification = std::move(report.notification);
   } catch (const std::exception& e) {
     text += "; completing the chunks written failed too: " + std::string(e.what());
   }

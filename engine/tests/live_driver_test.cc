@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <numbers>
 #include <unistd.h>
 
@@ -175,30 +178,58 @@ TEST_F(LiveDriverTest, ADecoderThatCannotOpenCostsOnlyThatVideo) {
   EXPECT_EQ(problem, events.all.end()) << problem->message;
 }
 
-// The writer fails on cue (an encoder or storage error, here injected at the 30th
-// period) while a real chunk is open: the recording ends, the chunk is completed from
-// its fragments, recording.json names the failure, and every call after says so.
-TEST_F(LiveDriverTest, AnOutputFailureEndsTheRecordingButKeepsWhatWasWritten) {
-  class FailingWriter final : public PeriodWriter {
-   public:
-    FailingWriter(const muxer::RecordingConfig& config, muxer::ChunkAnnotator& annotator) : real_(config, annotator) {}
-    void write_period(const AVFrame& video, std::span<const float> audio) override {
-      if (++periods_ == 30) throw Error("muxer: encoding a picture: Input/output error (injected)");
-      real_.write_period(video, audio);
-    }
-    nlohmann::json finish(const std::string& reason) override { return real_.finish(reason); }
+// A real RecordingWriter that fails (an encoder or storage error) at its Nth period.
+class FailingWriter final : public PeriodWriter {
+ public:
+  FailingWriter(const muxer::RecordingConfig& config, muxer::ChunkAnnotator& annotator, int fail_at)
+      : real_(config, annotator), fail_at_(fail_at) {}
+  void write_period(const AVFrame& video, std::span<const float> audio) override {
+    if (++periods_ == fail_at_) throw Error("muxer: encoding a picture: Input/output error (injected)");
+    real_.write_period(video, audio);
+  }
+  nlohmann::json finish(const std::string& reason) override { return real_.finish(reason); }
 
-   private:
-    muxer::RecordingWriter real_;
-    int periods_ = 0;
-  };
+ private:
+  muxer::RecordingWriter real_;
+  const int fail_at_;
+  int periods_ = 0;
+};
+
+LiveSessionOptions failing_at(int period) {
+  return {.make_writer = [period](const muxer::RecordingConfig& config, muxer::ChunkAnnotator& annotator) {
+    return std::make_unique<FailingWriter>(config, annotator, period);
+  }};
+}
+
+// Files in the output directory that are not the recording's, some named like a
+// recording's temporaries: completing the recording must leave each as it was.
+const std::vector<std::string> kForeignFiles = {"notes.txt", ".0123456789abcdef0123456789abcdef-000000.mp4.part",
+                                                "..backup.state.json.tmp", ".cache.json.tmp"};
+
+void write_foreign_files(const fs::path& out) {
+  fs::create_directories(out);
+  for (const std::string& name : kForeignFiles) std::ofstream(out / name) << "not callrec's: " << name;
+}
+
+void expect_foreign_files_untouched(const fs::path& out) {
+  for (const std::string& name : kForeignFiles) {
+    std::ifstream in(out / name);
+    EXPECT_TRUE(in) << name << " was removed";
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "not callrec's: " + name);
+  }
+}
+
+// The writer fails on cue (here at the 30th period) while a real chunk is open: the
+// recording ends, the chunk is completed from its fragments, recording.json names the
+// failure, and every call after says so. Only the recording's own files are touched.
+TEST_F(LiveDriverTest, AnOutputFailureEndsTheRecordingButKeepsWhatWasWritten) {
   const fs::path out = temp_dir("failing-writer");
+  write_foreign_files(out);
   auto clock = std::make_shared<VirtualClock>();
   Events events;
   LiveSession s({.out_dir = out, .call_id = "c", .jitter_window = 200ms, .clock = clock, .on_event = events.sink()},
-                {.make_writer = [](const muxer::RecordingConfig& config, muxer::ChunkAnnotator& annotator) {
-                  return std::make_unique<FailingWriter>(config, annotator);
-                }});
+                failing_at(30));
   ASSERT_TRUE(s.join("8:acs:ada", "Ada"));
   ASSERT_TRUE(s.start("").status);
   int64_t t = 0;
@@ -228,6 +259,43 @@ TEST_F(LiveDriverTest, AnOutputFailureEndsTheRecordingButKeepsWhatWasWritten) {
   EXPECT_TRUE(fs::exists(out / (id + ".mp4")));
   EXPECT_GE(fs::file_size(out / (id + ".mp4")), 10'000u);
   EXPECT_TRUE(fs::exists(out / "recording.json"));
+  expect_foreign_files_untouched(out);
+  for (const auto& entry : fs::directory_iterator(out)) {
+    const std::string name = entry.path().filename().string();
+    if (std::find(kForeignFiles.begin(), kForeignFiles.end(), name) != kForeignFiles.end()) continue;
+    EXPECT_FALSE(name.starts_with(".")) << "left behind: " << name;
+  }
+  fs::remove_all(out);
+}
+
+// A failure before the first second of media reached the disk: there is no chunk to
+// complete. The recording's files stay as they were (what recovery found is evidence),
+// no recording.json is written, and the error says so.
+TEST_F(LiveDriverTest, AnOutputFailureBeforeAnyMediaReachedTheDiskLeavesTheFilesAsTheyWere) {
+  const fs::path out = temp_dir("failing-writer-early");
+  write_foreign_files(out);
+  auto clock = std::make_shared<VirtualClock>();
+  Events events;
+  LiveSession s({.out_dir = out, .call_id = "c", .jitter_window = 200ms, .clock = clock, .on_event = events.sink()},
+                failing_at(3));
+  ASSERT_TRUE(s.join("8:acs:ada", "Ada"));
+  ASSERT_TRUE(s.start("").status);
+  for (int64_t t = 0; t < 2000; t += 20) {
+    if (!s.push_pcm("8:acs:ada", pcm(440, t), 16000, 1, MediaTime::from_ms(t))) break;
+    clock->advance(MediaTime::from_ms(20));
+  }
+  const Status waited = s.wait();
+  EXPECT_EQ(waited.code(), SessionErrc::kOutputFailed);
+  EXPECT_NE(waited.message().find("(injected)"), std::string::npos) << waited.message();
+  EXPECT_NE(waited.message().find("no chunk held media yet"), std::string::npos) << waited.message();
+  ASSERT_FALSE(events.all.empty());
+  EXPECT_EQ(events.all.back().kind, SessionEventKind::kError);
+  EXPECT_FALSE(fs::exists(out / "recording.json"));
+  expect_foreign_files_untouched(out);
+  int state_files = 0;
+  for (const auto& entry : fs::directory_iterator(out))
+    if (entry.path().filename().string().ends_with(".state.json")) ++state_files;
+  EXPECT_EQ(state_files, 1) << "the open chunk's state file stays";
   fs::remove_all(out);
 }
 
