@@ -118,7 +118,10 @@ void SessionCore::push_opus(InputId input, std::span<const uint8_t> packet, Medi
   Input& in = inputs_[input];
   mixer_.push_opus(audio_source(in), packet, start);
   if (voice_active) {
-    const int samples = opus_packet_get_nb_samples(packet.data(), static_cast<opus_int32>(packet.size()), 48000);
+    // An empty packet (a live backend may push one, with a level saying voice) has no
+    // frame to count: libopus must not be handed it.
+    const int samples =
+        packet.empty() ? 0 : opus_packet_get_nb_samples(packet.data(), static_cast<opus_int32>(packet.size()), 48000);
     heard(in.participant, start.us(), samples > 0 ? int64_t{samples} * 1'000'000 / 48000 : 20'000);
   }
 }
