@@ -157,7 +157,9 @@ void LiveSession::post(Command command) {
 }
 
 Session::Started LiveSession::start(std::string_view operation_context) {
-  const ScopedLogSink log_scope(config_.log);  // the first chunk's encoders open here
+  // The compositor and the writer are made here (a missing font is a warning to the
+  // sink); the encoders open with the first period, on the output side.
+  const ScopedLogSink log_scope(config_.log);
   {
     std::unique_lock lock(control_mu_);
     if (Status s = control_state_.check(Operation::kStart, "start"); !s) return {s, {}};
