@@ -1,6 +1,6 @@
 // Writes the fuzzers' seed corpora from media the project generates (mediagen, libopus),
 // so no binary blobs are committed:
-//   callrec-fuzz-seeds OUT_DIR  ->  OUT_DIR/{manifest,media,opus,video,rtp,rtcp,sdp,
+//   callrec-fuzz-seeds OUT_DIR  ->  OUT_DIR/{manifest,media,opus,video,session,rtp,rtcp,sdp,
 //                                          vp8_depacketizer,h264_depacketizer,rtp_receiver,http}/...
 #include <opus/opus.h>
 
@@ -87,8 +87,9 @@ void opus_seeds(const fs::path& dir) {
       pcm[i] = 0.3f * static_cast<float>(std::sin(2 * M_PI * 440 * static_cast<double>(n * 960 + i) / 48000));
     const int bytes = opus_encode_float(enc, pcm.data(), 960, packet, sizeof packet);
     if (bytes < 0) continue;
-    append_record(steady, n % 4 == 0 ? 1 : 0, n == 0 ? 0 : 20, packet, static_cast<size_t>(bytes));
-    if (n % 3 != 1) append_record(lossy, 1, n == 0 ? 0 : (n % 3 == 2 ? 40 : 20), packet, static_cast<size_t>(bytes));
+    // Flags bit 0: the clock moves on with the sender's timestamps (fuzz/opus_push_fuzzer.cc).
+    append_record(steady, 1, 20, packet, static_cast<size_t>(bytes));
+    if (n % 3 != 1) append_record(lossy, 1, n % 3 == 2 ? 40 : 20, packet, static_cast<size_t>(bytes));
   }
   opus_encoder_destroy(enc);
   write_file(dir / "steady", steady);
@@ -115,7 +116,8 @@ void video_seed(const fs::path& media, const fs::path& out, uint8_t codec_byte, 
     }
     av_bsf_send_packet(bsf, pkt);
     while (av_bsf_receive_packet(bsf, pkt) >= 0) {
-      append_record(records, n % 2 == 0 ? 1 : 0, n == 0 ? 0 : 100, pkt->data, static_cast<size_t>(pkt->size));
+      // 10 fps; the clock moves on with the timestamps (fuzz/video_packet_fuzzer.cc).
+      append_record(records, 1, 100, pkt->data, static_cast<size_t>(pkt->size));
       av_packet_unref(pkt);
       ++n;
     }
@@ -126,6 +128,42 @@ void video_seed(const fs::path& media, const fs::path& out, uint8_t codec_byte, 
   write_file(out, records);
 }
 
+// One live-session harness record: [op][a][b][c][t][length u16 BE][bytes]
+// (fuzz/live_session_fuzzer.cc).
+void append_op(std::string& out, uint8_t op, uint8_t a, uint8_t b, uint8_t c, int8_t t, const std::string& bytes = {}) {
+  out += static_cast<char>(op);
+  out += static_cast<char>(a);
+  out += static_cast<char>(b);
+  out += static_cast<char>(c);
+  out += static_cast<char>(t);
+  out += static_cast<char>((bytes.size() >> 8) & 0xff);
+  out += static_cast<char>(bytes.size() & 0xff);
+  out += bytes;
+}
+
+// A small call: three participants speak (PCM and 48 kHz s16 frames), show pictures,
+// one leaves and comes back, a pause, a screen share; every 20 ms the clock moves on.
+void session_seeds(const fs::path& dir) {
+  std::string call;
+  std::string tone(640, '\0');
+  for (size_t i = 0; i + 1 < tone.size(); i += 2) {
+    const auto v = static_cast<int16_t>(8000 * std::sin(2 * M_PI * 440 * static_cast<double>(i / 2) / 16000));
+    tone[i] = static_cast<char>(v & 0xff);
+    tone[i + 1] = static_cast<char>((v >> 8) & 0xff);
+  }
+  const std::string grey(64 * 4, static_cast<char>(128));
+  for (int tick = 0; tick < 100; ++tick) {
+    append_op(call, 2, 19, 1, 0, 0, tone);                 // 16 kHz mono PCM, participant 0
+    append_op(call, 0, 5, 3, 7, 0, tone + tone);           // 48 kHz s16 7-channel frame, participant 1
+    if (tick % 5 == 0) append_op(call, 1, 10, 0, 26, 0, grey);  // a 60x105 yuv420p picture, participant 2
+    if (tick == 30) append_op(call, 4, 1, 0, 0, 0);         // participant 1 leaves...
+    if (tick == 50) append_op(call, 4, 1, 0, 0, 0);         // ...and comes back
+    if (tick == 60 || tick == 70) append_op(call, 5, 0, 0, 0, 0);  // pause, resume
+    if (tick == 80) append_op(call, 6, 2, 1, 0, 0);         // participant 2 shares a screen
+    append_op(call, 3, 5, 0, 0, 0);                         // 20 ms pass
+  }
+  write_file(dir / "call", call);
+}
 
 // The video packets of a generated file (Annex B for H.264), for the ingest seeds.
 std::vector<std::vector<uint8_t>> video_packets(const fs::path& media, const char* bsf_name) {
@@ -303,13 +341,14 @@ int main(int argc, char** argv) {
   av_log_set_level(AV_LOG_ERROR);
   const fs::path out(argv[1]);
   try {
-    for (const char* sub : {"manifest", "media", "opus", "video", "http"}) fs::create_directories(out / sub);
+    for (const char* sub : {"manifest", "media", "opus", "video", "session", "http"}) fs::create_directories(out / sub);
     http_seeds(out / "http");
     manifest_seeds(out / "manifest");
     media_seeds(out / "media");
     opus_seeds(out / "opus");
     video_seed(out / "media" / "h264-aac.mp4", out / "video" / "h264", 0, "h264_mp4toannexb");
     video_seed(out / "media" / "vp8-opus.webm", out / "video" / "vp8", 1, "null");
+    session_seeds(out / "session");
     ingest_seeds(out, out / "media");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "callrec-fuzz-seeds: %s\n", e.what());

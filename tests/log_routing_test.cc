@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "callrec/core/av.h"
+#include "callrec/core/clock.h"
 #include "callrec/core/log.h"
 #include "callrec/engine/manifest.h"
 #include "callrec/engine/offline_renderer.h"
@@ -141,6 +142,47 @@ TEST(LogRoutingTest, EachSessionsLinesGoToItsOwnSink) {
   ASSERT_FALSE(a.empty());
   for (const std::string& context : a) EXPECT_EQ(b.count(context), 0u) << context << " logged to both sinks";
   EXPECT_TRUE(quiet.taken().empty()) << "info lines reached a sink at error level: " << quiet.taken().front();
+}
+
+// Sessions on one VirtualClock have no thread of their own: their output runs inside
+// advance_to() on the caller's thread, which holds a sink of its own. Each session's
+// lines still go to that session's sink, none to the caller's, none to stderr.
+TEST(LogRoutingTest, VirtualClockSessionsOnOneThreadKeepTheirOwnSinks) {
+  const fs::path dir = fresh_dir("log-routing-virtual");
+  av_log_set_level(AV_LOG_DEBUG);
+  CapturingSink first(LogLevel::kInfo), second(LogLevel::kInfo), caller(LogLevel::kDebug);
+  StderrCapture capture;
+  {
+    const ScopedLogSink caller_scope(caller.sink);
+    auto clock = std::make_shared<VirtualClock>();
+    Session a({.out_dir = dir / "first", .call_id = "first", .clock = clock, .log = first.sink});
+    Session b({.out_dir = dir / "second", .call_id = "second", .clock = clock, .log = second.sink});
+    for (Session* s : {&a, &b}) {
+      ASSERT_TRUE(s->start().status.ok());
+      ASSERT_TRUE(s->join("ada").ok());
+    }
+    std::vector<int16_t> pcm(320, 1000);
+    for (int block = 0; block < 75; ++block) {  // 1.5 s
+      for (Session* s : {&a, &b}) s->push_pcm("ada", pcm, 16000, 1, MediaTime::from_ms(block * 20));
+      clock->advance(MediaTime::from_ms(20));
+    }
+    for (Session* s : {&a, &b}) {
+      ASSERT_TRUE(s->stop().ok());
+      ASSERT_TRUE(s->wait().ok());  // advances the clock to the end: x264's statistics
+    }
+  }
+  const std::string err = capture.finish();
+  av_log_set_level(AV_LOG_ERROR);
+  EXPECT_EQ(err, "") << "libav wrote to the host's stderr";
+  EXPECT_TRUE(caller.contexts().empty()) << "a session's libav lines reached the advancing thread's sink: "
+                                         << *caller.contexts().begin();
+  for (CapturingSink* sink : {&first, &second}) {
+    EXPECT_TRUE(sink->has("[libx264 @ 0x")) << "no x264 line";
+    EXPECT_TRUE(sink->has("kb/s:")) << "no x264 statistics (encoder closed inside advance_to())";
+  }
+  const std::set<std::string> a = first.contexts(), b = second.contexts();
+  ASSERT_FALSE(a.empty());
+  for (const std::string& context : a) EXPECT_EQ(b.count(context), 0u) << context << " logged to both sinks";
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "callrec/core/error.h"
+#include "decoding_loop.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -564,29 +565,15 @@ const AVFrame* MediaInput::fit_picture() {
 }
 
 void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame) {
-  int ret = avcodec_send_packet(s.decoder.get(), packet);
-  if (ret < 0 && ret != AVERROR_EOF) {
-    // A corrupt packet: skip it, the decoder conceals what it can from the next ones.
-    if (++s.decode_errors <= kMaxReportedDecodeErrors)
-      problem("corrupt packet skipped (" + av_error_text(ret) + ")");
-    return;
-  }
-  while (!s.done) {
-    ret = avcodec_receive_frame(s.decoder.get(), frame_.get());
-    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
-    if (ret < 0) {
-      if (++s.decode_errors <= kMaxReportedDecodeErrors)
-        problem("decoding error (" + av_error_text(ret) + ")");
-      return;
-    }
-    const bool audio = &s == &audio_;
+  const bool audio = &s == &audio_;
+  // Returns whether to go on receiving: false once the stream has ended here.
+  const auto deliver_frame = [&](AVFrame& frame) {
     std::string why;
     if (!frame_acceptable(s, &why)) {
       if (++s.decode_errors <= kMaxReportedDecodeErrors) problem("frame skipped: " + why);
-      av_frame_unref(frame_.get());
-      continue;
+      return true;
     }
-    const int64_t ts = frame_->best_effort_timestamp;
+    const int64_t ts = frame.best_effort_timestamp;
     int64_t call_us = s.until_us;
     if (ts != AV_NOPTS_VALUE) {
       // Saturating: a hostile timestamp must not overflow into a plausible time.
@@ -606,37 +593,42 @@ void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& 
                     : offset_us_ + file_us - file_start_us_;
     }
     if (call_us > MediaLimits::kMaxCallUs) {
-      av_frame_unref(frame_.get());
       end_stream(s, "timestamps run past the 24 h limit of a call");
-      return;
+      return false;
     }
     int64_t duration_us = 0;
     if (audio) {
-      duration_us = av_rescale(frame_->nb_samples, 1'000'000, frame_->sample_rate);
+      duration_us = av_rescale(frame.nb_samples, 1'000'000, frame.sample_rate);
     } else {
-      duration_us = frame_->pkt_duration > 0 ? av_rescale_q(frame_->pkt_duration, s.stream->time_base, kUs)
-                                             : s.frame_duration_us;
+      duration_us = frame.pkt_duration > 0 ? av_rescale_q(frame.pkt_duration, s.stream->time_base, kUs)
+                                           : s.frame_duration_us;
       duration_us = std::clamp<int64_t>(duration_us, 0, kMaxFrameDurationUs);
       // Frames must reach the compositor in order; a timestamp going back is clamped.
       if (s.last_frame_us && call_us <= *s.last_frame_us) call_us = *s.last_frame_us + 1;
       s.last_frame_us = call_us;
     }
     s.until_us = std::max(s.until_us, call_us + duration_us);
-    const AVFrame* deliver = audio ? frame_.get() : fit_picture();
+    const AVFrame* deliver = audio ? &frame : fit_picture();
     if (deliver == nullptr) {
-      const std::string size = std::to_string(frame_->width) + "x" + std::to_string(frame_->height);
-      av_frame_unref(frame_.get());
-      end_stream(s, "cannot scale the " + size + " picture down");
-      return;
+      end_stream(s, "cannot scale the " + std::to_string(frame.width) + "x" + std::to_string(frame.height) +
+                        " picture down");
+      return false;
     }
     try {
       on_frame(*deliver, MediaTime::from_us(call_us));
     } catch (const Error& e) {
-      av_frame_unref(frame_.get());
       end_stream(s, e.what());
-      return;
+      return false;
     }
-    av_frame_unref(frame_.get());
+    return true;
+  };
+  const DecodeResult result = run_decoding_loop(*s.decoder, packet, *frame_, deliver_frame);
+  if (result.status == DecodeStatus::kSendFailed) {
+    // A corrupt packet: skip it, the decoder conceals what it can from the next ones.
+    if (++s.decode_errors <= kMaxReportedDecodeErrors)
+      problem("corrupt packet skipped (" + av_error_text(result.averror) + ")");
+  } else if (result.status == DecodeStatus::kReceiveFailed) {
+    if (++s.decode_errors <= kMaxReportedDecodeErrors) problem("decoding error (" + av_error_text(result.averror) + ")");
   }
 }
 

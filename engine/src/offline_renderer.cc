@@ -67,7 +67,7 @@ class CallRender {
       for (const MediaEntry& m : part.media) {
         MediaInput& in = inputs_[next_input++];
         const SessionCore::InputId id =
-            core.add_input(p, m.screen_share, in.offset_us(), in.has_audio(), in.has_video());
+            core.add_input(p, m.screen_share, MediaTime::from_us(in.offset_us()), in.has_audio(), in.has_video());
         entries.push_back(Entry{std::move(in), id});
       }
     }
@@ -105,7 +105,7 @@ class CallRender {
       if (in.audio_done() && in.has_audio()) core.end_audio(current->core_input);
       if (in.video_done() && in.has_video()) core.end_video(current->core_input);
       if (!more) {
-        core.end_input(current->core_input, in.end_us());
+        core.end_input(current->core_input, MediaTime::from_us(in.end_us()));
         in.close();  // its decoders' picture pools go now, not at the end of the call
       }
     }

@@ -119,7 +119,7 @@ struct FoundState {
 
 class Recovery {
  public:
-  explicit Recovery(fs::path dir) : dir_(std::move(dir)) {}
+  Recovery(fs::path dir, RecoveryEnd end) : dir_(std::move(dir)), end_(std::move(end)) {}
 
   RecoveryReport run() {
     std::vector<FoundState> states = find_states();
@@ -284,9 +284,10 @@ class Recovery {
       return;
     }
     const OpenChunkState& newest = states.back().state;
-    const nlohmann::json notification =
-        recording_notification(newest.config, random_uuid_v4(), chunks, total_frames * 1000 / kFrameRate,
-                               kRecoveredSessionEndReason, wall_clock_now());
+    nlohmann::json notification = recording_notification(newest.config, random_uuid_v4(), chunks,
+                                                         total_frames * 1000 / kFrameRate, end_.session_end_reason,
+                                                         wall_clock_now());
+    if (!end_.failure.empty()) notification["data"]["sessionEndError"] = end_.failure;
     write_file_atomically(dir_ / "recording.json", notification.dump(2));
     report_.notification = notification;
     report_.outcome = RecoveryReport::Outcome::kRecovered;
@@ -310,15 +311,16 @@ class Recovery {
   }
 
   fs::path dir_;
+  RecoveryEnd end_;
   std::string token_;
   RecoveryReport report_;
 };
 
 }  // namespace
 
-RecoveryReport recover_recording(const fs::path& out_dir) {
+RecoveryReport recover_recording(const fs::path& out_dir, const RecoveryEnd& end) {
   const ScopedLogSink log_scope(current_log_sink());  // libav's lines: the caller's sink, or nowhere
-  return Recovery(out_dir).run();
+  return Recovery(out_dir, end).run();
 }
 
 }  // namespace callrec::muxer

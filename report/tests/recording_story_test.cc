@@ -59,6 +59,9 @@ TEST(RecordingStory, PausesProblemsAndCountersAreDatedOnTheRecording) {
                              {"x.webm: corrupt packet skipped",
                               "y.webm: audio ends here at 2026-11-27T10:00:17.500Z",
                               "z.webm: 2026-11-27 is no time; 12:00:00 neither",
+                              // A live session's line: call time, then UTC.
+                              "participant \"8:acs:eve\" at 0.300 s (2026-11-27T10:00:18.300Z): VP8 frame could not "
+                              "be decoded (Invalid data found when processing input) (5 times, last at 0.540 s)",
                               {{"message", "camera stalled"}, {"time", "2026-11-27T10:00:06Z"}}}},
                             {"participantMediaStats", {{{"participantId", "a"}, {"opusPacketsLost", 5}}}}}));
   const RecordingStory s = read_recording_story(l);
@@ -66,13 +69,14 @@ TEST(RecordingStory, PausesProblemsAndCountersAreDatedOnTheRecording) {
   EXPECT_EQ(s.pauses[0].at_ms, 4000);
   EXPECT_EQ(s.pauses[0].duration_ms, 5000);
   // Listed once each, from the chunk where they first appear.
-  ASSERT_EQ(s.problems.size(), 4u);
+  ASSERT_EQ(s.problems.size(), 5u);
   EXPECT_EQ(s.problems[0].first_chunk, 0);
   EXPECT_FALSE(s.problems[0].at_ms);
   EXPECT_EQ(s.problems[1].at_ms, 12'500);  // 10:00:17.5 is 2.5 s into chunk 1
   EXPECT_FALSE(s.problems[2].at_ms);
-  EXPECT_EQ(s.problems[3].text, "camera stalled");
-  EXPECT_EQ(s.problems[3].at_ms, 4000);  // inside the pause: where the pause sits
+  EXPECT_EQ(s.problems[3].at_ms, 13'300);  // 10:00:18.3 is 3.3 s into chunk 1
+  EXPECT_EQ(s.problems[4].text, "camera stalled");
+  EXPECT_EQ(s.problems[4].at_ms, 4000);  // inside the pause: where the pause sits
   ASSERT_EQ(s.stat_changes.size(), 2u);
   EXPECT_EQ(s.stat_changes[1].chunk_index, 1);
   EXPECT_EQ(s.stat_changes[1].increase, 3);

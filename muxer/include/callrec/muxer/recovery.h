@@ -6,7 +6,8 @@
 // MP4 (everything up to the last complete packet, no re-encoding), writes its metadata
 // JSON (marked "recovered": true; chunkStartTime and participants are the writer's
 // best estimates, as the engine's annotation of that chunk never happened) and writes
-// recording.json with sessionEndReason "RecoveredAfterCrash".
+// recording.json with sessionEndReason "RecoveredAfterCrash" (or the reason a
+// RecoveryEnd names: a live session completing its own chunks after its output failed).
 //
 // What it touches. Only files it can prove are the recording's own: the chunk state
 // files (".<documentId>.state.json": a valid state whose documentId is its name) and
@@ -33,6 +34,15 @@ namespace callrec::muxer {
 
 inline constexpr const char* kRecoveredSessionEndReason = "RecoveredAfterCrash";
 
+// How the recording ended, as the recording.json written says it: a crash (the
+// default), or a failure its writer's owner saw and names (a live session whose storage
+// failed completes its own chunks this way).
+struct RecoveryEnd {
+  std::string session_end_reason = kRecoveredSessionEndReason;
+  // When not empty, the notification's data carries it as "sessionEndError".
+  std::string failure;
+};
+
 struct RecoveryReport {
   enum class Outcome {
     kNoRecording,         // no chunk state file of callrec's and no recording.json: nothing touched
@@ -55,6 +65,7 @@ struct RecoveryReport {
 
 // Throws callrec::Error naming the file on failure (unreadable folder, a remux or write
 // that fails, state files of two recordings in one folder).
-RecoveryReport recover_recording(const std::filesystem::path& out_dir);
+// `end` only names how the recording ended; what is touched is the same either way.
+RecoveryReport recover_recording(const std::filesystem::path& out_dir, const RecoveryEnd& end = {});
 
 }  // namespace callrec::muxer
