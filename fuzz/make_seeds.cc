@@ -293,6 +293,8 @@ void ingest_seeds(const fs::path& out, const fs::path& media) {
       for (const auto& p : h264_call.frame(h264_frames[i], static_cast<uint32_t>(3000 + 9000 * i))) record(2, false, 1, p);
   }
   write_file(out / "rtp_receiver" / "call", call);
+}
+
 // HTTP requests for fuzz_service_http: [flags][request]; flags & 1 signs it.
 void http_seeds(const fs::path& dir) {
   const std::string call = "aHR0cHM6Ly9jb252LmV4YW1wbGUvY29udmVyc2F0aW9ucy80Mg";
