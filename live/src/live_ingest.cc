@@ -131,7 +131,7 @@ class SessionSink final : public in::MediaSink {
     // Loss and DTX need nothing here: the mixer conceals timestamp gaps (PLC, FEC) and
     // a DTX pause is a gap on the call timeline. A new segment's first packet is placed
     // where the last segment ended (the ingest's placement), so it continues the voice.
-    if (!session_.push_opus(id_, p.payload, p.rtp_timestamp, p.audio_level_dbov))
+    if (!session_.push_opus(id_, p.payload, p.capture_time, p.audio_level_dbov))
       c.refused.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -139,7 +139,7 @@ class SessionSink final : public in::MediaSink {
     const auto stream = static_cast<size_t>(f.stream);
     Counters& c = counters_[stream];
     c.units.fetch_add(1, std::memory_order_relaxed);
-    const VideoTrack track = VideoTrack::kCamera;
+    const VideoTrack track = screen_[stream] ? VideoTrack::kScreen : VideoTrack::kCamera;
     if (track == VideoTrack::kScreen && !screen_on_) {
       screen_on_ = session_.set_screen_share(id_, true).ok();
     }
@@ -285,7 +285,7 @@ void LiveIngest::on_session_event(const SessionEvent& event) {
   for (size_t i = 0; i < streams.size(); ++i) {
     if (streams[i].kind == ingest::MediaKind::kVideo &&
         streams[i].screen_share == (event.track == VideoTrack::kScreen))
-      (void)i;  // posts; never blocks
+      impl_->udp.request_keyframe(it->second->ingest_id, static_cast<int>(i));  // posts; never blocks
   }
 }
 
