@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,7 @@ extern "C" {
 }
 
 #include "callrec/core/error.h"
+#include "callrec/mediagen/media_generator.h"
 #include "decoded_media.h"
 #include "live_call.h"
 #include "run_command.h"
@@ -159,15 +161,22 @@ TEST_P(RecordStopTest, StopsCleanlyWithTheLastChunkAndRecordingJson) {
   const fs::path dir = fresh_dir("record_cli_stop_" + how);
   const uint16_t a = free_port_pair(), v = free_port_pair();
   write_file(dir / "ada.sdp", opus_vp8_sdp(a, v));
-  std::vector<std::string> args{"--out", (dir / "out").string(), "--participant", "ada=" + (dir / "ada.sdp").string()};
+  // Ada's media encoded beforehand (a red picture, a 440 Hz tone), sent in real time.
+  const fs::path media = dir / "ada.webm";
+  mediagen::write_media(media, {.duration_ms = 3000,
+                                .video = mediagen::VideoSpec{.width = 320, .height = 240, .fps = 15,
+                                                             .colour = {255, 0, 0}, .moving_square = false},
+                                .audio = mediagen::AudioSpec{.tones = {{0, 3000, 440, 0.3}}}});
+  // The sender shares the (often loaded) machine: a 1 s jitter window absorbs its stalls.
+  std::vector<std::string> args{"--out", (dir / "out").string(), "--participant", "ada=" + (dir / "ada.sdp").string(),
+                                "--jitter-window", "1000"};
   if (how == "duration") args.insert(args.end(), {"--duration", "8"});
   RecordProcess record(dir, args);
   ASSERT_TRUE(record.wait_recording()) << record.err();
-  ASSERT_EQ(ingest::test::run_command(
-                "timeout 30 ffmpeg -hide_banner -loglevel error -re -f lavfi -i sine=frequency=440:sample_rate=48000:"
-                "duration=3 -re -f lavfi -i color=c=red:size=320x240:rate=15:duration=3 -map 0:a -c:a libopus -f rtp "
-                "rtp://127.0.0.1:" + std::to_string(a) + " -map 1:v -c:v libvpx -deadline realtime -g 15 -f rtp "
-                "rtp://127.0.0.1:" + std::to_string(v) + " >/dev/null 2>&1"),
+  ASSERT_EQ(ingest::test::run_command("timeout 30 ffmpeg -hide_banner -loglevel error -re -i " + media.string() +
+                                      " -map 0:a -c:a copy -f rtp rtp://127.0.0.1:" + std::to_string(a) +
+                                      " -map 0:v -c:v copy -f rtp rtp://127.0.0.1:" + std::to_string(v) +
+                                      " >/dev/null 2>&1"),
             0);
   if (how == "SIGINT") record.signal(SIGINT);
   if (how == "SIGTERM") record.signal(SIGTERM);
@@ -184,12 +193,15 @@ TEST_P(RecordStopTest, StopsCleanlyWithTheLastChunkAndRecordingJson) {
   // Ada's picture and voice are in it: the 3 s she sent (when ffmpeg started depends on
   // the machine's load, so the span is found, not assumed).
   std::vector<int64_t> red;
-  const DecodedChunk media = decode_chunk(chunks[0], [&](int64_t index, const AVFrame& f) {
+  const DecodedChunk decoded = decode_chunk(chunks[0], [&](int64_t index, const AVFrame& f) {
     if (near(tile_colour(f, 1, 0), kRed)) red.push_back(index);
   });
   ASSERT_GE(red.size(), 16u) << "Ada's camera shown for at least 2 s of her 3";
   const double middle_s = static_cast<double>(red[red.size() / 2]) / 8;
-  EXPECT_GT(tone_between(media.audio, 440, middle_s - 0.5, middle_s + 0.5), 0.05) << "Ada's voice";
+  std::vector<double> levels;  // 100 ms windows: a splice shifts the phase of a long one
+  for (double t = middle_s - 0.5; t < middle_s + 0.5; t += 0.1) levels.push_back(tone_between(decoded.audio, 440, t, t + 0.1));
+  std::sort(levels.begin(), levels.end());
+  EXPECT_GT(levels[levels.size() / 2], 0.1) << "Ada's voice";
 }
 
 INSTANTIATE_TEST_SUITE_P(Stops, RecordStopTest, ::testing::Values("SIGINT", "SIGTERM", "duration"));
