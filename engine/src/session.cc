@@ -269,7 +269,11 @@ Session::Started Session::start(std::string_view operation_context) {
                     .recording_id = d.recording_id,
                     .recording_start_time = wall_start,
                     .max_chunk_bytes = d.config.max_chunk_bytes,
-                    .encoder = {.video_bitrate_bps = d.config.video_bitrate_bps,
+                    .encoder = {.video_rate_control = d.config.video_quality
+                                                          ? muxer::VideoRateControl::kCappedQuality
+                                                          : muxer::VideoRateControl::kAverageBitrate,
+                                .video_quality = d.config.video_quality.value_or(muxer::EncoderSettings{}.video_quality),
+                                .video_bitrate_bps = d.config.video_bitrate_bps,
                                 .audio_bitrate_bps = d.config.audio_bitrate_bps,
                                 .video_lookahead_frames = d.config.video_lookahead_frames,
                                 .video_bframes = d.config.video_bframes}},

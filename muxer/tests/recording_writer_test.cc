@@ -53,6 +53,11 @@ nlohmann::json write_recording(const RecordingConfig& config, FakeAnnotator& ann
   return notification;
 }
 
+double meta_bit_rate(const std::filesystem::path& mp4) {
+  const nlohmann::json meta = read_json(mp4.parent_path() / (mp4.stem().string() + ".json"));
+  return meta["recordingInfo"]["videoConfiguration"]["bitRate"].get<double>();
+}
+
 void expect_playable_chunk(const Mp4Report& r) {
   ASSERT_GE(r.top_level_boxes.size(), 3u);
   const auto moov = std::find(r.top_level_boxes.begin(), r.top_level_boxes.end(), "moov");
@@ -132,7 +137,10 @@ TEST(RecordingWriterTest, WritesOnePlayableChunkWithMetadata) {
   EXPECT_EQ(meta["chunkStartTime"], format_iso8601(annotator.start));
   EXPECT_EQ(meta["engineNote"], "from-annotator");
   EXPECT_EQ(meta["recordingInfo"]["audioConfiguration"]["bitRate"], EncoderSettings{}.audio_bitrate_bps);
-  EXPECT_EQ(meta["recordingInfo"]["videoConfiguration"]["bitRate"], 1000000);
+  const double seconds = static_cast<double>(kPeriods) / kFrameRate;
+  EXPECT_NEAR(meta["recordingInfo"]["videoConfiguration"]["bitRate"].get<double>(), r.video.bytes * 8 / seconds,
+              1 + 8 / seconds)
+      << "at a constant quality, the chunk's own video bit rate";
   ASSERT_EQ(meta["pauseResumeIntervals"].size(), 2u);
   EXPECT_EQ(meta["pauseResumeIntervals"][0]["startTime"],
             format_iso8601(WallClock{annotator.start.unix_us + 10 * 125'000}));
@@ -172,19 +180,36 @@ TEST(RecordingWriterTest, WritesOnePlayableChunkWithMetadata) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 3);
 }
 
+// A recording written under a small byte budget.
+struct ChunkedCase {
+  uint64_t max_bytes = 1'000'000;
+  int64_t periods = 100;
+  VideoRateControl rate_control = VideoRateControl::kAverageBitrate;
+  int video_bitrate_bps = 1'000'000;
+  int video_quality = 23;
+  int lookahead = 0;
+  int bframes = 0;
+  // Fresh noise on this share of the rows (every picture as costly as a keyframe), or
+  // with `moving` a noise texture sliding (which B-frames predict).
+  double noise_fraction = 1.0;
+  bool moving = false;
+};
+
 // Writes noisy video under a small byte budget and checks the chunking.
-void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t periods, int lookahead = 0,
-                             int bframes = 0) {
+void check_chunked_recording(const ChunkedCase& t) {
   TempDir dir;
   FakeAnnotator annotator;
+  const int64_t periods = t.periods;
   annotator.pause_positions_frames = {3, periods / 2, periods - 2, periods};
-  RecordingConfig config = make_config(dir.path(), max_bytes);
-  config.encoder.video_bitrate_bps = video_bitrate_bps;
-  config.encoder.video_lookahead_frames = lookahead;
-  config.encoder.video_bframes = bframes;
-  // Fresh noise makes every picture a scene cut, which x264 never codes as a B-frame.
-  const nlohmann::json notification = write_recording(config, annotator, periods, 1.0, /*moving=*/bframes > 0);
-
+  RecordingConfig config = make_config(dir.path(), t.max_bytes);
+  config.encoder.video_rate_control = t.rate_control;
+  config.encoder.video_bitrate_bps = t.video_bitrate_bps;
+  config.encoder.video_quality = t.video_quality;
+  config.encoder.video_lookahead_frames = t.lookahead;
+  config.encoder.video_bframes = t.bframes;
+  const uint64_t max_bytes = t.max_bytes;
+  const int bframes = t.bframes;
+  const nlohmann::json notification = write_recording(config, annotator, periods, t.noise_fraction, t.moving);
   const auto mp4s = files_with_extension(dir.path(), ".mp4");
   ASSERT_GE(mp4s.size(), 2u);
   const auto& chunks = notification["data"]["recordingStorageInfo"]["recordingChunks"];
@@ -209,7 +234,16 @@ void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t 
     if (bframes > 0) {
       EXPECT_GT(r.video.b_frames, 0);
     }
-    EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), r.video.decoded_frames * 2000.0, 1024.0);
+    if (t.rate_control != VideoRateControl::kAverageBitrate) {
+      // The metadata's video bit rate is the chunk's own when it is not a set rate.
+      const double seconds = static_cast<double>(r.video.decoded_frames) / kFrameRate;
+      EXPECT_NEAR(meta_bit_rate(mp4s[i]), r.video.bytes * 8 / seconds, 1 + 8 / seconds);
+    }
+    // The chunk's audio runs between the AAC frame boundaries nearest its video's start
+    // and end (half a frame each way at most); the last one's decodes to its last frame's
+    // end (an edit list ends it within).
+    EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), r.video.decoded_frames * 2000.0,
+                i + 1 < mp4s.size() ? 1024.0 : 1024.0 + 512.0);
     total_frames += r.video.decoded_frames;
     EXPECT_EQ(call.last, i + 1 == mp4s.size());
 
@@ -236,29 +270,42 @@ void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t 
   std::printf("max_chunk_bytes %llu: %zu chunks, lowest fill of a full chunk %.4f\n",
               static_cast<unsigned long long>(max_bytes), mp4s.size(), min_fill);
   // A chunk ends when the next group of pictures does not fit: one picture without
-  // B-frames, with them a reference picture and its B-frames (here up to 60 kB of a
-  // 1 MB chunk).
-  EXPECT_GT(min_fill, bframes > 0 ? 0.9 : 0.95) << "closed chunks should use most of the budget";
+  // B-frames, with them a reference picture and its B-frames (here up to 90 kB of a
+  // 1 MB chunk: noise costs as much at every quality near the top of the scale).
+  EXPECT_GT(min_fill, 0.9) << "closed chunks should use most of the budget";
 }
 
-TEST(RecordingWriterTest, SplitsNoisyVideoAtOneMegabyte) { check_chunked_recording(1'000'000, 1'000'000, 100); }
+TEST(RecordingWriterTest, SplitsNoisyVideoAtOneMegabyte) { check_chunked_recording({}); }
 
-TEST(RecordingWriterTest, SplitsNoisyVideoAtThreeMegabytes) { check_chunked_recording(3'000'000, 4'000'000, 80); }
+TEST(RecordingWriterTest, SplitsNoisyVideoAtThreeMegabytes) {
+  check_chunked_recording({.max_bytes = 3'000'000, .periods = 80, .video_bitrate_bps = 4'000'000});
+}
 
 // With a lookahead, ten pictures are inside the encoder when a chunk fills up: they are
 // encoded again at the start of the next chunk, and none is lost or doubled.
-TEST(RecordingWriterTest, SplitsNoisyVideoWithEncoderLookahead) {
-  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/10);
-}
+TEST(RecordingWriterTest, SplitsNoisyVideoWithEncoderLookahead) { check_chunked_recording({.lookahead = 10}); }
 
 // With B-frames a chunk ends only after a reference picture and the B-frames before
-// it: the group that does not fit goes whole to the next chunk.
-TEST(RecordingWriterTest, SplitsNoisyVideoWithBframes) {
-  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/0, /*bframes=*/2);
-}
+// it: the group that does not fit goes whole to the next chunk. (Fresh noise makes
+// every picture a scene cut, which x264 never codes as a B-frame: a sliding texture.)
+TEST(RecordingWriterTest, SplitsNoisyVideoWithBframes) { check_chunked_recording({.bframes = 2, .moving = true}); }
 
 TEST(RecordingWriterTest, SplitsNoisyVideoWithBframesAndLookahead) {
-  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/10, /*bframes=*/3);
+  check_chunked_recording({.lookahead = 10, .bframes = 3, .moving = true});
+}
+
+// At a constant quality the bits of a period are known only once it is coded: the budget
+// holds all the same (it decides on the packets), with the chunks as full.
+TEST(RecordingWriterTest, SplitsConstantQualityVideo) {
+  check_chunked_recording({.max_bytes = 1'000'000, .periods = 100, .rate_control = VideoRateControl::kQuality,
+                           .bframes = 2, .noise_fraction = 0.015});
+}
+
+// Capped: the quality asked (18) would need far more than the 1 Mbit/s ceiling, which
+// the steering and x264's VBV hold.
+TEST(RecordingWriterTest, SplitsCappedQualityVideo) {
+  check_chunked_recording({.max_bytes = 1'000'000, .periods = 80, .rate_control = VideoRateControl::kCappedQuality,
+                           .video_quality = 18, .noise_fraction = 0.3});
 }
 
 TEST(PictureGroupsTest, AGroupEndsWhenEveryPictureUpToTheLatestIsThere) {

@@ -33,6 +33,10 @@ RecordingConfig make_config(const std::filesystem::path& dir, int bframes) {
   config.recording_start_time = WallClock{1'795'000'000'000'000};
   config.max_chunk_bytes = kMaxBytes;
   config.encoder.video_bframes = bframes;
+  // Noisy pictures at a 1 Mbit/s ceiling: the first up to the VBV buffer's 500 kB, the
+  // rest at the ceiling, so 90 periods make one closed chunk and an open one.
+  config.encoder.video_rate_control = VideoRateControl::kCappedQuality;
+  config.encoder.video_quality = 30;
   return config;
 }
 
@@ -41,7 +45,7 @@ RecordingConfig make_config(const std::filesystem::path& dir, int bframes) {
 void write_interrupted_recording(const std::filesystem::path& dir, int bframes) {
   FakeAnnotator annotator;
   RecordingWriter writer(make_config(dir, bframes), annotator);
-  PeriodSource source(1.0, /*moving=*/bframes > 0);  // fresh noise is never coded as B-frames
+  PeriodSource source(1.0, /*moving=*/true);  // a sliding noise texture, which B-frames predict
   for (int64_t k = 0; k < kPeriods; ++k) {
     source.fill(k);
     writer.write_period(source.canvas(), source.audio());
@@ -189,7 +193,10 @@ TEST(RecoveryTest, RecoversWhenSeveralChunksAreUnfinished) {
     {
       FakeAnnotator annotator;
       RecordingConfig config = make_config(dir.path(), /*bframes=*/2);
-      config.max_chunk_bytes = 200'000;  // a keyframe and a picture or two
+      config.max_chunk_bytes = 120'000;  // a keyframe (85 kB) and no more
+      config.encoder.video_rate_control = VideoRateControl::kQuality;
+      config.encoder.video_quality = 51;
+      config.encoder.video_reuse_weighting = false;  // every keyframe alike
       RecordingWriter writer(config, annotator);
       PeriodSource source(1.0);  // every picture as costly as a keyframe
       for (int64_t k = 0; k < periods; ++k) {
