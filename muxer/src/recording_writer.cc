@@ -198,6 +198,7 @@ struct RecordingWriter::Impl {
     } else {
       period = std::move(spare.back());
       spare.pop_back();
+      period.analysed = false;  // a new picture: its offsets (still attached) are the old one's
       // Reallocates only if the encoder still held a reference (x264 copies on encode).
       check_av(av_frame_make_writable(period.picture.get()), "muxer: making a picture writable");
     }

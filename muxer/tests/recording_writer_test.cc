@@ -6,6 +6,8 @@
 #include "atomic_file.h"
 #include "muxer_test_support.h"
 #include "picture_groups.h"
+#include "reuse_weighting.h"
+#include "video_encoder.h"
 
 namespace callrec::muxer {
 namespace {
@@ -319,6 +321,88 @@ TEST(PictureGroupsTest, AGroupEndsWhenEveryPictureUpToTheLatestIsThere) {
   EXPECT_EQ(groups.complete(), 4);
   EXPECT_TRUE(groups.add(4));  // a reference picture with no B-frame before it
   EXPECT_EQ(groups.complete(), 5);
+}
+
+using NalUnits = std::vector<std::vector<uint8_t>>;
+
+NalUnits annex_b_units(const std::vector<uint8_t>& data) {
+  NalUnits units;
+  size_t i = 0;
+  auto start_code_at = [&](size_t at) { return at + 3 <= data.size() && data[at] == 0 && data[at + 1] == 0 && data[at + 2] == 1; };
+  while (i < data.size() && !start_code_at(i)) ++i;
+  while (i < data.size()) {
+    const size_t begin = i + 3;
+    size_t end = begin;
+    while (end < data.size() && !start_code_at(end)) ++end;
+    size_t last = end;  // a 4-byte start code's leading zero belongs to it, not to the unit
+    if (end < data.size() && last > begin && data[last - 1] == 0) --last;
+    units.emplace_back(data.begin() + static_cast<ptrdiff_t>(begin), data.begin() + static_cast<ptrdiff_t>(last));
+    i = end;
+  }
+  return units;
+}
+
+NalUnits length_prefixed_units(const uint8_t* data, int size) {
+  NalUnits units;
+  size_t at = 0;
+  while (at + 4 <= static_cast<size_t>(size)) {
+    const size_t length = (size_t{data[at]} << 24) | (size_t{data[at + 1]} << 16) | (size_t{data[at + 2]} << 8) | data[at + 3];
+    if (at + 4 + length > static_cast<size_t>(size)) break;
+    units.emplace_back(data + at + 4, data + at + 4 + length);
+    at += 4 + length;
+  }
+  return units;
+}
+
+// The writer codes each picture as one encoder would alone, with the reuse weighting
+// seeing every picture once, in order (a recycled picture buffer once kept the offsets
+// of the picture it held before): the chunk's H.264 packets equal those of a direct
+// encode, byte for byte (x264 at one thread is deterministic).
+TEST(RecordingWriterTest, CodesEachPictureAsTheEncoderAloneWould) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  constexpr int64_t kPeriods = 20;
+  const RecordingConfig config = make_config(dir.path());
+  write_recording(config, annotator, kPeriods, 0.3, /*moving=*/true);
+
+  VideoEncoder encoder(config.encoder, "direct");
+  std::unique_ptr<ReuseWeighting> weighting = VideoEncoder::make_reuse_weighting(config.encoder);
+  ASSERT_NE(weighting, nullptr);
+  PeriodSource source(0.3, /*moving=*/true);
+  std::vector<std::vector<uint8_t>> direct;
+  auto keep = [&](const Packets& packets) {
+    for (const auto& p : packets) direct.emplace_back(p->data, p->data + p->size);
+  };
+  av::FramePtr picture = av::make_frame();
+  for (int64_t k = 0; k < kPeriods; ++k) {
+    source.fill(k);
+    check_av(av_frame_ref(picture.get(), &source.canvas()), "test picture");
+    check_av(av_frame_make_writable(picture.get()), "test picture writable");
+    weighting->annotate(*picture);
+    keep(encoder.encode(*picture, config.encoder.video_quality));
+    av_frame_unref(picture.get());
+  }
+  keep(encoder.flush());
+
+  const auto mp4s = files_with_extension(dir.path(), ".mp4");
+  ASSERT_EQ(mp4s.size(), 1u);
+  AVFormatContext* raw = nullptr;
+  check_av(avformat_open_input(&raw, mp4s[0].c_str(), nullptr, nullptr), "open");
+  av::InputFormatPtr input(raw);
+  check_av(avformat_find_stream_info(input.get(), nullptr), "stream info");
+  av::PacketPtr packet = av::make_packet();
+  size_t index = 0;
+  while (av_read_frame(input.get(), packet.get()) >= 0) {
+    if (input->streams[packet->stream_index]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+      ASSERT_LT(index, direct.size());
+      // The MP4 holds length-prefixed NAL units, the encoder gave them with start codes.
+      EXPECT_EQ(length_prefixed_units(packet->data, packet->size), annex_b_units(direct[index]))
+          << "picture " << index << " differs from the direct encode";
+      ++index;
+    }
+    av_packet_unref(packet.get());
+  }
+  EXPECT_EQ(index, direct.size());
 }
 
 TEST(RecordingWriterTest, UnwritableOutputDirectoryIsAClearError) {
