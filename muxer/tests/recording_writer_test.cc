@@ -297,9 +297,12 @@ TEST(RecordingWriterTest, SplitsNoisyVideoWithBframesAndLookahead) {
 }
 
 // At a constant quality the bits of a period are known only once it is coded: the budget
-// holds all the same (it decides on the packets), with the chunks as full.
+// holds all the same (it decides on the packets), with the chunks as full. A chunk ends
+// when the next group (a reference picture and its two B-frames, about 105 kB of this
+// content at quality 23) does not fit, so a 2 MB budget: in a 1 MB one a group is a
+// tenth of the chunk and the lowest fill measured 0.899.
 TEST(RecordingWriterTest, SplitsConstantQualityVideo) {
-  check_chunked_recording({.max_bytes = 1'000'000, .periods = 100, .rate_control = VideoRateControl::kQuality,
+  check_chunked_recording({.max_bytes = 2'000'000, .periods = 130, .rate_control = VideoRateControl::kQuality,
                            .bframes = 2, .noise_fraction = 0.015});
 }
 
