@@ -2,7 +2,8 @@
 //
 // Completes a recording that a crash (or SIGKILL, or power loss) interrupted: the chunk
 // that was being written becomes a regular MP4 with its metadata marked "recovered",
-// and recording.json is written with sessionEndReason "RecoveredAfterCrash".
+// and recording.json is written with sessionEndReason "RecoveredAfterCrash". Touches
+// only the recording's own files (muxer/recovery.h); says what it found on stderr.
 // Exit status: 0 recovered, 1 nothing to recover / not a recording / failure.
 #include <filesystem>
 #include <fstream>
@@ -13,10 +14,6 @@
 #include "callrec/muxer/recovery.h"
 #include "command.h"
 
-extern "C" {
-#include <libavutil/log.h>
-}
-
 namespace callrec::cli {
 
 CommandRunner add_recover_command(CLI::App& app) {
@@ -26,21 +23,39 @@ CommandRunner add_recover_command(CLI::App& app) {
 
   return [recover, dir]() -> int {
     if (!recover->parsed()) return -1;
-    // A truncated fragment makes the demuxer log; the outcome is reported below.
-    av_log_set_level(AV_LOG_QUIET);
+    using Outcome = muxer::RecoveryReport::Outcome;
     try {
       std::error_code ec;
       if (!std::filesystem::is_directory(*dir, ec)) throw Error(dir->string() + ": not a directory");
-      const std::optional<nlohmann::json> notification = muxer::recover_recording(*dir);
-      if (!notification) {
-        const bool finished = std::filesystem::exists(*dir / "recording.json", ec);
-        throw Error(dir->string() + (finished ? ": the recording is complete; nothing to recover"
-                                              : ": not an interrupted recording (no chunk state file)"));
+      const muxer::RecoveryReport report = muxer::recover_recording(*dir);
+      const std::string recording =
+          "recording " + report.recording_id + " (call " + report.call_id + ")";
+      switch (report.outcome) {
+        case Outcome::kNoRecording:
+          std::cerr << "callrec: error: " << dir->string()
+                    << ": no callrec recording here (no chunk state file .<documentId>.state.json and no "
+                       "recording.json); nothing to recover, nothing was changed\n";
+          break;
+        case Outcome::kAlreadyComplete:
+          std::cerr << "callrec: error: " << dir->string()
+                    << ": the recording is complete (recording.json); nothing to recover\n";
+          break;
+        case Outcome::kNothingRecoverable:
+          std::cerr << "callrec: error: " << dir->string() << ": interrupted " << recording
+                    << ": nothing to recover: no chunk holds media yet; its files were left as they were\n";
+          break;
+        case Outcome::kRecovered:
+          break;
       }
-      const nlohmann::json& data = (*notification)["data"];
+      for (const std::string& line : report.findings) std::cerr << "  " << line << "\n";
+      for (const auto& path : report.removed) std::cerr << "  removed " << path.filename().string() << "\n";
+      if (report.outcome != Outcome::kRecovered) return 1;
+
+      const nlohmann::json& data = (*report.notification)["data"];
       const auto& chunks = data["recordingStorageInfo"]["recordingChunks"];
-      std::cerr << "recovered " << chunks.size() << " chunk(s), " << data["recordingDurationMs"].get<int64_t>()
-                << " ms of media; wrote " << (*dir / "recording.json").string() << "\n";
+      std::cerr << "recovered " << recording << ": " << chunks.size() << " chunk(s), "
+                << data["recordingDurationMs"].get<int64_t>() << " ms of media; wrote "
+                << (*dir / "recording.json").string() << "\n";
       for (const auto& c : chunks) {
         const std::filesystem::path metadata = *dir / (c["documentId"].get<std::string>() + ".json");
         bool recovered = false;

@@ -1,8 +1,10 @@
 // callrec render MANIFEST.json --out DIR [--max-chunk-bytes N] [--quiet] ...
 //
-// Renders a call from its manifest and captured media (CONTRACT §2).
+// Renders a call from its manifest and captured media (docs/contract.md, "The call manifest").
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -11,10 +13,6 @@
 #include "callrec/engine/manifest.h"
 #include "callrec/engine/offline_renderer.h"
 #include "command.h"
-
-extern "C" {
-#include <libavutil/log.h>
-}
 
 namespace callrec::cli {
 
@@ -43,12 +41,21 @@ class ProgressLine {
     last_ = now;
     const double wall_s = std::chrono::duration<double>(now - start_).count();
     const double speed = wall_s > 0 ? p.output_us / 1e6 / wall_s : 0;
+    char line[160];
     if (p.call_end_us && *p.call_end_us > 0) {
-      const double pct = std::min(100.0, 100.0 * p.call_us / *p.call_end_us);
-      std::fprintf(stderr, "\rrendering: %5.1f%% of the call, %.1f s recorded, %.1fx real time ", pct, p.output_us / 1e6, speed);
+      const double pct = std::min(100.0, 100.0 * static_cast<double>(p.call_us) / static_cast<double>(*p.call_end_us));
+      // Inputs without a stated duration: the end is extrapolated, and the line says so.
+      std::snprintf(line, sizeof line, "rendering: %s%.1f%% of the call%s, %.1f s recorded, %.1fx real time",
+                    p.call_end_estimated ? "~" : "", pct, p.call_end_estimated ? " (estimated)" : "",
+                    static_cast<double>(p.output_us) / 1e6, speed);
     } else {
-      std::fprintf(stderr, "\rrendering: %.1f s recorded, %.1fx real time ", p.output_us / 1e6, speed);
+      std::snprintf(line, sizeof line, "rendering: %.1f s recorded, %.1fx real time",
+                    static_cast<double>(p.output_us) / 1e6, speed);
     }
+    // Padded over the longer line it replaces.
+    const int length = static_cast<int>(std::strlen(line));
+    std::fprintf(stderr, "\r%s%*s", line, std::max(0, shown_length_ - length), "");
+    shown_length_ = length;
     std::fflush(stderr);
     shown_ = true;
   }
@@ -61,6 +68,7 @@ class ProgressLine {
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_{};
   bool shown_ = false;
+  int shown_length_ = 0;
 };
 
 }  // namespace
@@ -121,14 +129,16 @@ CommandRunner add_render_command(CLI::App& app) {
       ->capture_default_str();
   render->add_flag("--quiet,-q", o->quiet, "No progress on stderr");
   render->add_flag("--force", o->force, "Replace a recording already in the output directory");
-  render->add_flag("--verbose,-v", o->verbose, "Also show FFmpeg's own log messages");
+  render->add_flag("--verbose,-v", o->verbose, "Show FFmpeg's own warnings (--log-level warning)");
   render->add_flag("--stats", o->stats, "Print the CPU time of each stage when done");
 
   return [render, o]() -> int {
     if (!render->parsed()) return -1;
     // callrec reports problems itself, one line each, naming the file; FFmpeg's own log
-    // lines only on request.
-    av_log_set_level(o->verbose ? AV_LOG_WARNING : AV_LOG_QUIET);
+    // lines only on request (--log-level, --verbose).
+    const std::optional<LogLevel> libav_level =
+        o->verbose ? std::max(LogLevel::kWarning, libav_log_level().value_or(LogLevel::kWarning)) : libav_log_level();
+    const LogSink log = stderr_log_sink(libav_level);
     if (o->video_quality) o->encoder.video_quality = *o->video_quality;
     if (o->video_bitrate) {
       o->encoder.video_bitrate_bps = *o->video_bitrate;
@@ -140,7 +150,8 @@ CommandRunner add_render_command(CLI::App& app) {
       const engine::Manifest manifest = engine::load_manifest(o->manifest_path);
       prepare_out_dir(o->out_dir, o->force);
       engine::RenderOptions options{.out_dir = o->out_dir, .max_chunk_bytes = o->max_chunk_bytes,
-                                    .encoder = o->encoder, .on_progress = {}, .measure_stages = o->stats};
+                                    .encoder = o->encoder, .on_progress = {}, .measure_stages = o->stats,
+                                    .log = log};
       if (!o->quiet) options.on_progress = [&progress](const auto& p) { progress(p); };
       const auto result = engine::render_call(manifest, options);
       if (!o->quiet) progress.finish();

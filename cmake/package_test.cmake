@@ -1,5 +1,6 @@
 # ctest: installs callrec into a fresh prefix, builds samples/backend against it with
-# find_package(callrec), runs it and checks that it recorded.
+# find_package(callrec) (a consumer that sets no C++ standard), runs it and checks that
+# it recorded.
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK_DIR=... -P package_test.cmake
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
@@ -13,8 +14,13 @@ run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
 if(NOT EXISTS "${prefix}/include/callrec/session.h")
   message(FATAL_ERROR "callrec/session.h was not installed")
 endif()
-run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/samples/backend" -B "${WORK_DIR}/backend" "-DCMAKE_PREFIX_PATH=${prefix}"
-    -DCMAKE_BUILD_TYPE=Release)
+# Configured with exactly what the README tells a backend to pass; the sample sets no
+# C++ standard (the compiler's default, C++17 on GCC 12, unless the package brings one).
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/samples/backend" -B "${WORK_DIR}/backend" "-DCMAKE_PREFIX_PATH=${prefix}")
+file(READ "${SOURCE_DIR}/samples/backend/CMakeLists.txt" backend_cmake)
+if(backend_cmake MATCHES "CMAKE_CXX_STANDARD[ \t]+[0-9]|cxx_std_")
+  message(FATAL_ERROR "samples/backend sets a C++ standard itself: the test would not show that the package carries it")
+endif()
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/backend" -j2)
 run("${WORK_DIR}/backend/callrec-sample-backend" "${WORK_DIR}/out")
 file(GLOB chunks "${WORK_DIR}/out/*.mp4")

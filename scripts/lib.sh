@@ -10,11 +10,22 @@ CALLREC_PACKAGES=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev ffmpeg
   libopus-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libfreetype-dev fonts-dejavu-core
+  libfreetype-dev libfontconfig-dev fonts-dejavu-core
+  libboost-dev
+  # The live ingest's tests send real RTP with GStreamer (rtpbin, payloaders, netsim, vp8enc,
+  # openh264enc) as well as with ffmpeg.
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  libssl-dev openssl curl
+  chromium  # headless, for the report page's test (tests/report_page_test.cc)
 )
 
 install_deps() {
   local missing=()
+  # The service's SDK test runs the official JavaScript client: node and npm from Debian
+  # unless the machine already has them (a node install that bundles npm must not be
+  # replaced by Debian's).
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   for p in "${CALLREC_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done

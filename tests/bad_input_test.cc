@@ -67,6 +67,15 @@ TEST_F(BadInputTest, EachGivesOneLineNamingTheCauseAndNoCompleteOutput) {
        "participants[1].participantId: duplicate \"a\""},
       {"negative offset", with(R"([{"participantId": "a", "media": [{"file": "ok.ogg", "offsetMs": -1}]}])"),
        "participants[0].media[0].offsetMs: must not be negative"},
+      // Misspelt keys: once silently ignored (offset 0, a participant without media, the
+      // default chunk limit), each with exit 0.
+      {"offsetMS", with(R"([{"participantId": "a"}, {"participantId": "b", "media": [{"file": "ok.ogg", "offsetMS": 500}]}])"),
+       "participants[1].media[0].offsetMS: unknown key; did you mean \"offsetMs\"?"},
+      {"medias", with(R"([{"participantId": "a", "medias": [{"file": "ok.ogg"}]}])"),
+       "participants[0].medias: unknown key; did you mean \"media\"?"},
+      {"maxChunkByte",
+       R"({"callId": "c", "recordingStartTime": "2026-11-27T10:00:00Z", "maxChunkByte": 100000, "participants": )" + ok + "}",
+       "maxChunkByte: unknown key; did you mean \"maxChunkBytes\"?"},
   };
   for (const Case& c : cases) {
     const auto manifest = *dir_ / "call.json";
@@ -89,7 +98,17 @@ TEST_F(BadInputTest, MissingManifestAndBadUsage) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("absent.json"), std::string::npos);
   EXPECT_EQ(run_command({CALLREC_BINARY, "render"}).exit_code, 2);
-  EXPECT_EQ(run_command({CALLREC_BINARY, "frobnicate"}).exit_code, 2);
+  // An unknown command is named, with the commands there are.
+  const CommandResult unknown = run_command({CALLREC_BINARY, "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("callrec: error: unknown command \"frobnicate\"; the commands are: "), std::string::npos)
+      << unknown.err;
+  for (const char* command : {"render", "recover"})
+    EXPECT_NE(unknown.err.find(command, unknown.err.find("the commands are")), std::string::npos) << unknown.err;
+  const CommandResult none = run_command({CALLREC_BINARY});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("a command is required: "), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("render"), std::string::npos) << none.err;
 }
 
 }  // namespace

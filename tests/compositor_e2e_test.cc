@@ -309,8 +309,8 @@ TEST_F(CompositorEndToEnd, FlashAndBeepStayInSyncWithinTheContractLimits) {
             << " flashes shown; mean audio-minus-video offset " << mean << " ms; each:";
   for (double o : offsets_ms) std::cout << " " << o;
   std::cout << "\n";
-  EXPECT_GE(mean, -45.0) << "audio leads video by more than 45 ms (CONTRACT 1.2)";
-  EXPECT_LE(mean, 125.0) << "audio lags video by more than 125 ms (CONTRACT 1.2)";
+  EXPECT_GE(mean, -45.0) << "audio leads video by more than 45 ms (docs/contract.md, sync)";
+  EXPECT_LE(mean, 125.0) << "audio lags video by more than 125 ms (docs/contract.md, sync)";
   // Nearest-frame sampling: a flash frame is shown at an output instant within half an
   // input frame (16.7 ms) of its own start, and its beep starts within the frame
   // (0..33 ms after that start), so each offset lies in [-16.7, +50] ms; 5 ms more for

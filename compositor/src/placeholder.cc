@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <fontconfig/fontconfig.h>
 #include <ft2build.h>
 #include FT_FREETYPE_H
 
@@ -13,7 +14,7 @@ extern "C" {
 #include <libavutil/frame.h>
 }
 
-#include "callrec/core/error.h"
+#include "callrec/core/log.h"
 
 namespace callrec::compositor {
 namespace {
@@ -90,6 +91,13 @@ char32_t upper(char32_t c) {
   return c;
 }
 
+struct FontConfigDeleter {
+  void operator()(FcConfig* config) const { FcConfigDestroy(config); }
+};
+struct PatternDeleter {
+  void operator()(FcPattern* pattern) const { FcPatternDestroy(pattern); }
+};
+
 void fill_plane(uint8_t* data, int linesize, int width, int height, uint8_t value) {
   for (int y = 0; y < height; ++y) std::memset(data + static_cast<ptrdiff_t>(y) * linesize, value, width);
 }
@@ -139,38 +147,63 @@ std::u32string initials_of(std::string_view display_name, std::string_view parti
 void PlaceholderPainter::LibraryDeleter::operator()(FT_LibraryRec_* library) const { FT_Done_FreeType(library); }
 void PlaceholderPainter::FaceDeleter::operator()(FT_FaceRec_* face) const { FT_Done_Face(face); }
 
+std::optional<std::string> find_placeholder_font() {
+  static const std::optional<std::string> found = []() -> std::optional<std::string> {
+    // A configuration of its own (not fontconfig's process-wide one), released here.
+    const std::unique_ptr<FcConfig, FontConfigDeleter> config(FcInitLoadConfigAndFonts());
+    if (!config) return std::nullopt;
+    const std::unique_ptr<FcPattern, PatternDeleter> pattern(
+        FcNameParse(reinterpret_cast<const FcChar8*>("sans-serif:bold")));
+    if (!pattern) return std::nullopt;
+    FcConfigSubstitute(config.get(), pattern.get(), FcMatchPattern);
+    FcDefaultSubstitute(pattern.get());
+    FcResult result = FcResultNoMatch;
+    const std::unique_ptr<FcPattern, PatternDeleter> match(FcFontMatch(config.get(), pattern.get(), &result));
+    FcChar8* file = nullptr;
+    if (!match || FcPatternGetString(match.get(), FC_FILE, 0, &file) != FcResultMatch || file == nullptr)
+      return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(file));
+  }();
+  return found;
+}
+
 PlaceholderPainter::PlaceholderPainter(std::string font_path) : font_path_(std::move(font_path)) {}
 PlaceholderPainter::~PlaceholderPainter() = default;
 
-void PlaceholderPainter::load_font() {
-  if (face_) return;
-  if (!library_) {
-    FT_Library library = nullptr;
-    if (FT_Init_FreeType(&library) != 0) throw Error("compositor: cannot initialise FreeType for placeholder tiles");
-    library_.reset(library);
-  }
+bool PlaceholderPainter::load_font() {
+  if (face_) return true;
+  if (font_tried_) return false;
+  font_tried_ = true;
+  const bool configured = !font_path_.empty();
+  if (!configured) font_path_ = find_placeholder_font().value_or("");
+  const auto degrade = [&](const std::string& why) {
+    log_line(LogLevel::kWarning, "compositor: " + why + "; placeholder tiles show their colour without initials");
+    return false;
+  };
+  if (font_path_.empty()) return degrade("fontconfig found no font for the placeholder initials");
+  FT_Library library = nullptr;
+  if (FT_Init_FreeType(&library) != 0) return degrade("cannot initialise FreeType");
+  library_.reset(library);
   FT_Face face = nullptr;
-  if (FT_New_Face(library_.get(), font_path_.c_str(), 0, &face) != 0) {
-    throw Error("compositor: cannot load the placeholder font " + font_path_ +
-                " (install fonts-dejavu-core or set CompositorConfig::placeholder_font_path)");
-  }
+  if (FT_New_Face(library_.get(), font_path_.c_str(), 0, &face) != 0)
+    return degrade("cannot load the placeholder font " + font_path_ + (configured ? "" : " (found by fontconfig)"));
   face_.reset(face);
+  return true;
 }
 
+bool PlaceholderPainter::draws_initials() { return load_font(); }
+
 void PlaceholderPainter::paint(AVFrame& frame, YuvColour colour, std::u32string_view initials) {
-  load_font();
   const int width = frame.width;
   const int height = frame.height;
   fill_plane(frame.data[0], frame.linesize[0], width, height, colour.y);
   fill_plane(frame.data[1], frame.linesize[1], (width + 1) / 2, (height + 1) / 2, colour.u);
   fill_plane(frame.data[2], frame.linesize[2], (width + 1) / 2, (height + 1) / 2, colour.v);
-  if (initials.empty()) return;
+  if (initials.empty() || !load_font()) return;
 
   FT_Face face = face_.get();
   const int pixel_size = std::max(6, std::min(height * 2 / 5, width * 3 / 10));
-  if (FT_Set_Pixel_Sizes(face, 0, static_cast<FT_UInt>(pixel_size)) != 0) {
-    throw Error("compositor: cannot size the placeholder font " + font_path_);
-  }
+  if (FT_Set_Pixel_Sizes(face, 0, static_cast<FT_UInt>(pixel_size)) != 0) return;  // a bitmap font without this size
   // Pass 1: the ink box of the whole string, relative to the pen origin, so the text
   // is centred by its visible extent rather than by font metrics.
   int pen_x = 0;

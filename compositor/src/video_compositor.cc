@@ -1,11 +1,13 @@
 #include "callrec/compositor/video_compositor.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 
 extern "C" {
 #include <libavutil/frame.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 }
@@ -81,6 +83,7 @@ struct VideoCompositor::Impl {
     av::FramePtr scaled;  // the scaler's output, at the tile's picture size
     // Placeholder picture, rendered once per tile size.
     av::FramePtr placeholder;
+    bool shows_picture = false;  // the last compose() found a picture of theirs
   };
 
   // What a tile of the canvas shows now, to repaint only what changed.
@@ -310,9 +313,17 @@ struct VideoCompositor::Impl {
       if (tile.who != slots[i].who) tile = slots[i];
       Participant& p = get(tile.who, "composing");
       const FrameQueue::Selection shown = p.queue.select(t);
+      p.shows_picture = shown.frame != nullptr;
       if (tile.serial == shown.serial) continue;  // unchanged since the last compose
       if (shown.frame) {
-        paint_picture(p, *shown.frame, tile);
+        try {
+          paint_picture(p, *shown.frame, tile);
+        } catch (const Error& e) {
+          // One participant's picture never costs the others theirs: the tile shows the
+          // placeholder until the next picture, and the failure is reported.
+          note_problem(e.what());
+          paint_placeholder(p, tile);
+        }
       } else {
         paint_placeholder(p, tile);
       }
@@ -321,11 +332,17 @@ struct VideoCompositor::Impl {
     // Hidden participants still advance, so their queues do not pile up.
     for (auto& p : participants) {
       if (std::none_of(painted.begin(), painted.end(), [&](const PaintedTile& s) { return s.who == p->id; })) {
-        p->queue.select(t);
+        p->shows_picture = p->queue.select(t).frame != nullptr;
       }
     }
     return *canvas;
   }
+
+  void note_problem(std::string text) {
+    ++paint_failures;
+    if (problems.size() < kMaxKeptProblems) problems.push_back(std::move(text));
+  }
+  static constexpr size_t kMaxKeptProblems = 16;
 
   CompositorConfig config;
   PlaceholderPainter painter;
@@ -342,6 +359,8 @@ struct VideoCompositor::Impl {
   std::vector<PaintedTile> slots;                          // scratch, reused per compose
   std::vector<PaintedTile> painted;                        // what the canvas shows
   ParticipantId next_id = 1;
+  int64_t paint_failures = 0;
+  std::vector<std::string> problems;  // not yet taken, at most kMaxKeptProblems
 };
 
 VideoCompositor::VideoCompositor(Size canvas) : VideoCompositor(CompositorConfig{.canvas = canvas}) {}
@@ -363,13 +382,51 @@ void VideoCompositor::leave(ParticipantId id) {
   ps.erase(it);
 }
 
+std::optional<std::string> VideoCompositor::picture_problem(const AVFrame& frame) {
+  if (frame.width <= 0 || frame.height <= 0) {
+    return "a picture of " + std::to_string(frame.width) + "x" + std::to_string(frame.height) + " has no size";
+  }
+  if (frame.width > kMaxPictureSide || frame.height > kMaxPictureSide) {
+    return "a picture of " + std::to_string(frame.width) + "x" + std::to_string(frame.height) + " is larger than " +
+           std::to_string(kMaxPictureSide) + "x" + std::to_string(kMaxPictureSide);
+  }
+  const auto format = static_cast<AVPixelFormat>(frame.format);
+  const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(format);
+  if (desc == nullptr) return "pixel format " + std::to_string(frame.format) + " is not a pixel format";
+  if (desc->flags & AV_PIX_FMT_FLAG_HWACCEL) {
+    return std::string("a hardware surface (") + desc->name +
+           ") cannot be composed; transfer it to memory first (av_hwframe_transfer_data)";
+  }
+  if (!sws_isSupportedInput(format)) return std::string("pixel format ") + desc->name + " cannot be converted";
+  // Every plane present, with rows at least as long as the picture is wide.
+  int min_linesize[4] = {};
+  if (av_image_fill_linesizes(min_linesize, format, frame.width) < 0) {
+    return std::string("pixel format ") + desc->name + " at width " + std::to_string(frame.width) + " is not valid";
+  }
+  for (int plane = 0; plane < av_pix_fmt_count_planes(format) && plane < 4; ++plane) {
+    if (frame.data[plane] == nullptr || std::abs(frame.linesize[plane]) < min_linesize[plane]) {
+      return std::string("the ") + desc->name + " picture has no data in plane " + std::to_string(plane) +
+             " (or rows shorter than its width)";
+    }
+  }
+  return std::nullopt;
+}
+
 void VideoCompositor::push_frame(ParticipantId id, const AVFrame& frame, MediaTime pts) {
   Impl::Participant& p = impl_->get(id, "pushing a video frame");
-  if (frame.width <= 0 || frame.height <= 0 || frame.format < 0) {
-    throw Error("compositor: participant " + p.participant_id + " pushed an empty video frame");
+  if (const std::optional<std::string> problem = picture_problem(frame)) {
+    throw Error("compositor: participant " + p.participant_id + ": " + *problem);
   }
   p.queue.push(frame, pts);
 }
+
+std::vector<std::string> VideoCompositor::take_problems() {
+  std::vector<std::string> taken;
+  taken.swap(impl_->problems);
+  return taken;
+}
+
+int64_t VideoCompositor::paint_failures() const { return impl_->paint_failures; }
 
 void VideoCompositor::end_video(ParticipantId id, std::optional<MediaTime> last_frame_duration) {
   impl_->get(id, "ending a video").queue.end_video(last_frame_duration);
@@ -384,6 +441,12 @@ std::vector<ParticipantId> VideoCompositor::visible_participants() const {
   std::vector<ParticipantId> shown;
   for (const auto& tile : impl_->painted) shown.push_back(tile.who);
   return shown;
+}
+
+bool VideoCompositor::shows_picture(ParticipantId id) const {
+  for (const auto& p : impl_->participants)
+    if (p->id == id) return p->shows_picture;
+  return false;
 }
 
 const AVFrame& VideoCompositor::compose(MediaTime t) { return impl_->compose(t); }

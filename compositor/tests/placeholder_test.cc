@@ -6,8 +6,13 @@ extern "C" {
 #include <libavutil/frame.h>
 }
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "callrec/compositor/video_compositor.h"
 #include "callrec/core/av.h"
-#include "callrec/core/error.h"
+#include "callrec/core/log.h"
 
 namespace callrec::compositor {
 namespace {
@@ -39,9 +44,16 @@ TEST(PlaceholderColour, StablePerIdAndDistinct) {
   EXPECT_EQ(ada, placeholder_colour(std::string("ad") + "a"));
 }
 
+TEST(PlaceholderPainter, FindsAFontThroughFontconfig) {
+  const std::optional<std::string> font = find_placeholder_font();
+  ASSERT_TRUE(font.has_value()) << "fonts-dejavu-core is one of callrec's packages: fontconfig must find a font";
+  EXPECT_TRUE(std::filesystem::is_regular_file(*font)) << *font;
+  PlaceholderPainter painter;  // no path: the one fontconfig found
+  EXPECT_TRUE(painter.draws_initials());
+}
+
 TEST(PlaceholderPainter, DrawsInitialsOverTheColour) {
-  PlaceholderPainter painter(
-      "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf");
+  PlaceholderPainter painter;
   av::FramePtr frame = av::make_frame();
   frame->format = AV_PIX_FMT_YUV420P;
   frame->width = 320;
@@ -71,19 +83,50 @@ TEST(PlaceholderPainter, DrawsInitialsOverTheColour) {
   EXPECT_GT(right, 100);
 }
 
-TEST(PlaceholderPainter, MissingFontIsAClearError) {
+// Without a font, a placeholder is its colour alone: never an error, one warning.
+TEST(PlaceholderPainter, MissingFontDegradesToPlainTilesWithOneWarning) {
+  std::vector<std::string> warnings;
+  const LogSink sink{.callback = [&](LogLevel, std::string_view line) { warnings.emplace_back(line); },
+                     .level = LogLevel::kWarning};
+  const ScopedLogSink scope(sink);
   PlaceholderPainter painter("/nonexistent/font.ttf");
   av::FramePtr frame = av::make_frame();
   frame->format = AV_PIX_FMT_YUV420P;
   frame->width = 64;
   frame->height = 64;
   ASSERT_GE(av_frame_get_buffer(frame.get(), 0), 0);
-  try {
-    painter.paint(*frame, YuvColour{100, 128, 128}, U"A");
-    FAIL() << "expected an Error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/font.ttf"), std::string::npos) << e.what();
+  const YuvColour colour{100, 90, 160};
+  for (int i = 0; i < 3; ++i) {
+    painter.paint(*frame, colour, U"AL");
+    for (int y = 0; y < 64; ++y) {
+      for (int x = 0; x < 64; ++x) ASSERT_EQ(frame->data[0][y * frame->linesize[0] + x], colour.y) << x << "," << y;
+    }
+    for (int y = 0; y < 32; ++y) {
+      for (int x = 0; x < 32; ++x) {
+        ASSERT_EQ(frame->data[1][y * frame->linesize[1] + x], colour.u);
+        ASSERT_EQ(frame->data[2][y * frame->linesize[2] + x], colour.v);
+      }
+    }
   }
+  EXPECT_FALSE(painter.draws_initials());
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("/nonexistent/font.ttf"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("without initials"), std::string::npos) << warnings[0];
+}
+
+// The compositor as a whole keeps composing without a font: placeholder tiles in colour.
+TEST(PlaceholderPainter, CompositorWithoutAFontComposesPlainPlaceholders) {
+  VideoCompositor compositor(CompositorConfig{.canvas = {320, 180}, .placeholder_font_path = "/nonexistent/font.ttf"});
+  compositor.join("ada", "Ada Lovelace");
+  const AVFrame& canvas = compositor.compose(MediaTime::from_ms(0));
+  const YuvColour colour = placeholder_colour("ada");
+  // One participant: the whole canvas is their tile, in their colour, with no ink.
+  int ink = 0;
+  for (int y = 0; y < 180; ++y) {
+    for (int x = 0; x < 320; ++x) ink += canvas.data[0][y * canvas.linesize[0] + x] != colour.y;
+  }
+  EXPECT_EQ(ink, 0);
+  EXPECT_EQ(canvas.data[1][45 * canvas.linesize[1] + 80], colour.u);
 }
 
 }  // namespace

@@ -421,6 +421,52 @@ TEST(VideoCompositor, SixtyParticipantsCapAt49Tiles) {
   EXPECT_NE(std::find(shown.begin(), shown.end(), ids[55]), shown.end());
 }
 
+// A picture the compositor cannot show is refused when pushed, with the reason, so it
+// never reaches compose() (where it would cost every tile); the others are composed.
+TEST(VideoCompositor, PicturesItCannotShowAreRefusedWhenPushed) {
+  VideoCompositor compositor(Size{640, 360});
+  const ParticipantId good = compositor.join("good", "");
+  const ParticipantId bad = compositor.join("bad", "");
+  const auto refusal = [&](const AVFrame& f) -> std::string {
+    try {
+      compositor.push_frame(bad, f, ms(0));
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  av::FramePtr vaapi = av::make_frame();
+  vaapi->format = AV_PIX_FMT_VAAPI;
+  vaapi->width = 320;
+  vaapi->height = 180;
+  EXPECT_NE(refusal(*vaapi).find("hardware surface (vaapi)"), std::string::npos) << refusal(*vaapi);
+  av::FramePtr nv16 = av::make_frame();
+  nv16->format = AV_PIX_FMT_NV16;
+  nv16->width = 64;
+  nv16->height = 36;
+  ASSERT_GE(av_frame_get_buffer(nv16.get(), 0), 0);
+  EXPECT_NE(refusal(*nv16).find("pixel format nv16 cannot be converted"), std::string::npos) << refusal(*nv16);
+  av::FramePtr f = solid(64, 36, colour_of(3));
+  f->width = 20000;
+  EXPECT_NE(refusal(*f).find("larger than 16384x16384"), std::string::npos) << refusal(*f);
+  f = solid(64, 36, colour_of(3));
+  f->format = 12345;
+  EXPECT_NE(refusal(*f).find("not a pixel format"), std::string::npos) << refusal(*f);
+  f = solid(64, 36, colour_of(3));
+  f->data[1] = nullptr;
+  EXPECT_NE(refusal(*f).find("no data in plane 1"), std::string::npos) << refusal(*f);
+  f = solid(64, 36, colour_of(3));
+  f->linesize[0] = 10;
+  EXPECT_NE(refusal(*f).find("rows shorter"), std::string::npos) << refusal(*f);
+  EXPECT_NE(refusal(*f).find("participant bad"), std::string::npos) << refusal(*f);
+
+  compositor.push_frame(good, *solid(320, 180, colour_of(5)), ms(0));
+  const AVFrame& canvas = compositor.compose(ms(0));
+  const auto tiles = tile_layout(2, Size{640, 360});
+  EXPECT_TRUE(has_colour(canvas, tiles[0].x + tiles[0].width / 2, tiles[0].y + tiles[0].height / 2, colour_of(5), 2));
+  EXPECT_EQ(compositor.paint_failures(), 0);
+}
+
 TEST(VideoCompositor, UnknownParticipantIsAnError) {
   VideoCompositor compositor;
   EXPECT_THROW(compositor.push_frame(42, *solid(16, 16, colour_of(0)), ms(0)), Error);

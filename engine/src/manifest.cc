@@ -1,12 +1,16 @@
 #include "callrec/engine/manifest.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "callrec/core/error.h"
 
@@ -72,6 +76,61 @@ class Checker {
  private:
   std::string name_;
 };
+
+// The keys each object of a manifest may have (docs/contract.md, "The call manifest").
+constexpr std::string_view kRootKeys[] = {"callId",        "resourceId",   "recordingId", "recordingStartTime",
+                                          "maxChunkBytes", "participants", "timeline"};
+constexpr std::string_view kParticipantKeys[] = {"participantId", "displayName", "media"};
+constexpr std::string_view kMediaKeys[] = {"file", "offsetMs", "role"};
+constexpr std::string_view kTimelineKeys[] = {"atMs", "action"};
+
+// Levenshtein distance, ignoring case ("offsetMS" is 0 from "offsetMs").
+size_t edit_distance(std::string_view a, std::string_view b) {
+  const auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// A misspelt key is an error, not a silent default: "offsetMS" would place a file at 0,
+// "medias" would drop a participant's media. Names the key by its path, with the
+// nearest valid key when one is close (at most a third of its letters differ).
+template <size_t N>
+void reject_unknown_keys(const Checker& c, const json& obj, const std::string& path,
+                         const std::string_view (&valid)[N]) {
+  for (const auto& item : obj.items()) {
+    const std::string& key = item.key();
+    if (std::find(std::begin(valid), std::end(valid), key) != std::end(valid)) continue;
+    std::string_view nearest;
+    size_t best = std::numeric_limits<size_t>::max();
+    for (std::string_view candidate : valid) {
+      if (key.size() > 64) break;  // nothing valid is that long; spare the arithmetic
+      const size_t d = edit_distance(key, candidate);
+      if (d < best) best = d, nearest = candidate;
+    }
+    // A plain name as it is; anything else as a JSON string, so the message stays one
+    // readable line whatever the key holds.
+    const bool plain = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '$';
+    });
+    const std::string shown = plain ? key : json(key.substr(0, 64)).dump() + (key.size() > 64 ? "..." : "");
+    const std::string field = path.empty() ? shown : path + "." + shown;
+    if (!nearest.empty() && best <= std::max<size_t>(1, std::max(key.size(), nearest.size()) / 3))
+      c.fail(field, "unknown key; did you mean \"" + std::string(nearest) + "\"?");
+    std::string list;
+    for (size_t i = 0; i < N; ++i) list += std::string(i == 0 ? "" : i + 1 == N ? " or " : ", ") + std::string(valid[i]);
+    c.fail(field, "unknown key (expected " + list + ")");
+  }
+}
 
 // A call time in milliseconds (offsetMs, atMs): 0 .. 24 h.
 int64_t call_ms_field(const Checker& c, const json& obj, const char* key, const std::string& path, int64_t absent) {
@@ -203,6 +262,7 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
     c.fail("", "not valid JSON: " + what);
   }
   if (!root.is_object()) c.fail("", "must be a JSON object");
+  reject_unknown_keys(c, root, "", kRootKeys);
 
   Manifest m{.call_id = c.string_field(root, "callId", "", true, true),
              .resource_id = c.string_field(root, "resourceId", "", false, false),
@@ -236,6 +296,7 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
     const std::string path = "participants[" + std::to_string(i) + "]";
     const json& p = participants[i];
     if (!p.is_object()) c.fail(path, "must be an object");
+    reject_unknown_keys(c, p, path, kParticipantKeys);
     Participant out;
     out.participant_id = c.string_field(p, "participantId", path, true, true);
     if (!ids.insert(out.participant_id).second)
@@ -254,6 +315,7 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
         const std::string mpath = path + ".media[" + std::to_string(j) + "]";
         const json& e = (*it)[j];
         if (!e.is_object()) c.fail(mpath, "must be an object");
+        reject_unknown_keys(c, e, mpath, kMediaKeys);
         MediaEntry entry;
         entry.field = mpath;
         entry.file_as_written = c.string_field(e, "file", mpath, true, true);
@@ -278,6 +340,7 @@ Manifest parse_manifest(std::string_view text, const std::string& name, const st
       const std::string path = "timeline[" + std::to_string(i) + "]";
       const json& a = (*it)[i];
       if (!a.is_object()) c.fail(path, "must be an object");
+      reject_unknown_keys(c, a, path, kTimelineKeys);
       if (!c.integer_field(a, "atMs", path)) c.fail(path + ".atMs", "required field is missing");
       const int64_t at = call_ms_field(c, a, "atMs", path, 0);
       const std::string action = c.string_field(a, "action", path, true, true);

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "callrec/core/error.h"
+#include "decoding_loop.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -153,6 +154,7 @@ void MediaInput::resume() {
   if (!suspended_) return;
   suspended_ = false;
   const std::vector<std::string> known = problems_;
+  const std::vector<int64_t> known_at = problem_at_us_;
   const bool had_audio = has_audio_, had_video = has_video_;
   try {
     source_ = std::make_unique<FileSource>(path_, label_);
@@ -162,6 +164,7 @@ void MediaInput::resume() {
     if (has_audio_ != had_audio || has_video_ != had_video)
       throw Error(label_ + ": the file changed since the call was checked");
     problems_ = known;  // the same file says the same again
+    problem_at_us_ = known_at;
   } catch (const Error& e) {
     close_file();
     has_audio_ = had_audio;
@@ -170,6 +173,7 @@ void MediaInput::resume() {
     audio_.done = video_.done = true;
     eof_ = true;
     problems_ = known;
+    problem_at_us_ = known_at;
     problem(std::string("cannot read the file again, media ends here (") + e.what() + ")");
   }
 }
@@ -230,6 +234,7 @@ av::InputFormatPtr MediaInput::open_format(AVIOContext& io, const std::string& u
 }
 
 void MediaInput::open(const std::string& url) {
+  size_bytes_ = source_->size();
   io_ = make_io(*source_);
   // Probe first, so a refused format is named in the message.
   const AVInputFormat* format = nullptr;
@@ -308,6 +313,7 @@ int64_t MediaInput::demuxer_index_entries() const {
 // Reads the next packet into packet_ and returns av_read_frame's result.
 int MediaInput::read_next_packet() {
   const int ret = av_read_frame(format_.get(), packet_.get());
+  if (ret >= 0 && packet_->pos >= 0) bytes_read_ = std::max(bytes_read_, packet_->pos + packet_->size);
   if (ret < 0 || !may_reopen_ || demuxer_index_entries() - index_entries_at_open_ < max_index_entries_) return ret;
   try {
     reopen_at(*packet_);  // the packet just read, not yet decoded, is where the new demuxer goes on
@@ -426,7 +432,10 @@ void MediaInput::open_decoder(Stream& s, int media_type) {
   s.decoder = std::move(ctx);
 }
 
-void MediaInput::problem(std::string text) { problems_.push_back(label_ + ": " + std::move(text)); }
+void MediaInput::problem(std::string text) {
+  problems_.push_back(label_ + ": " + std::move(text));
+  problem_at_us_.push_back(std::max(audio_.until_us, video_.until_us));
+}
 
 void MediaInput::end_stream(Stream& s, const std::string& why) {
   if (s.done) return;
@@ -556,29 +565,15 @@ const AVFrame* MediaInput::fit_picture() {
 }
 
 void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame) {
-  int ret = avcodec_send_packet(s.decoder.get(), packet);
-  if (ret < 0 && ret != AVERROR_EOF) {
-    // A corrupt packet: skip it, the decoder conceals what it can from the next ones.
-    if (++s.decode_errors <= kMaxReportedDecodeErrors)
-      problem("corrupt packet skipped (" + av_error_text(ret) + ")");
-    return;
-  }
-  while (!s.done) {
-    ret = avcodec_receive_frame(s.decoder.get(), frame_.get());
-    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
-    if (ret < 0) {
-      if (++s.decode_errors <= kMaxReportedDecodeErrors)
-        problem("decoding error (" + av_error_text(ret) + ")");
-      return;
-    }
-    const bool audio = &s == &audio_;
+  const bool audio = &s == &audio_;
+  // Returns whether to go on receiving: false once the stream has ended here.
+  const auto deliver_frame = [&](AVFrame& frame) {
     std::string why;
     if (!frame_acceptable(s, &why)) {
       if (++s.decode_errors <= kMaxReportedDecodeErrors) problem("frame skipped: " + why);
-      av_frame_unref(frame_.get());
-      continue;
+      return true;
     }
-    const int64_t ts = frame_->best_effort_timestamp;
+    const int64_t ts = frame.best_effort_timestamp;
     int64_t call_us = s.until_us;
     if (ts != AV_NOPTS_VALUE) {
       // Saturating: a hostile timestamp must not overflow into a plausible time.
@@ -598,37 +593,42 @@ void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& 
                     : offset_us_ + file_us - file_start_us_;
     }
     if (call_us > MediaLimits::kMaxCallUs) {
-      av_frame_unref(frame_.get());
       end_stream(s, "timestamps run past the 24 h limit of a call");
-      return;
+      return false;
     }
     int64_t duration_us = 0;
     if (audio) {
-      duration_us = av_rescale(frame_->nb_samples, 1'000'000, frame_->sample_rate);
+      duration_us = av_rescale(frame.nb_samples, 1'000'000, frame.sample_rate);
     } else {
-      duration_us = frame_->pkt_duration > 0 ? av_rescale_q(frame_->pkt_duration, s.stream->time_base, kUs)
-                                             : s.frame_duration_us;
+      duration_us = frame.pkt_duration > 0 ? av_rescale_q(frame.pkt_duration, s.stream->time_base, kUs)
+                                           : s.frame_duration_us;
       duration_us = std::clamp<int64_t>(duration_us, 0, kMaxFrameDurationUs);
       // Frames must reach the compositor in order; a timestamp going back is clamped.
       if (s.last_frame_us && call_us <= *s.last_frame_us) call_us = *s.last_frame_us + 1;
       s.last_frame_us = call_us;
     }
     s.until_us = std::max(s.until_us, call_us + duration_us);
-    const AVFrame* deliver = audio ? frame_.get() : fit_picture();
+    const AVFrame* deliver = audio ? &frame : fit_picture();
     if (deliver == nullptr) {
-      const std::string size = std::to_string(frame_->width) + "x" + std::to_string(frame_->height);
-      av_frame_unref(frame_.get());
-      end_stream(s, "cannot scale the " + size + " picture down");
-      return;
+      end_stream(s, "cannot scale the " + std::to_string(frame.width) + "x" + std::to_string(frame.height) +
+                        " picture down");
+      return false;
     }
     try {
       on_frame(*deliver, MediaTime::from_us(call_us));
     } catch (const Error& e) {
-      av_frame_unref(frame_.get());
       end_stream(s, e.what());
-      return;
+      return false;
     }
-    av_frame_unref(frame_.get());
+    return true;
+  };
+  const DecodeResult result = run_decoding_loop(*s.decoder, packet, *frame_, deliver_frame);
+  if (result.status == DecodeStatus::kSendFailed) {
+    // A corrupt packet: skip it, the decoder conceals what it can from the next ones.
+    if (++s.decode_errors <= kMaxReportedDecodeErrors)
+      problem("corrupt packet skipped (" + av_error_text(result.averror) + ")");
+  } else if (result.status == DecodeStatus::kReceiveFailed) {
+    if (++s.decode_errors <= kMaxReportedDecodeErrors) problem("decoding error (" + av_error_text(result.averror) + ")");
   }
 }
 

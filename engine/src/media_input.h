@@ -1,7 +1,7 @@
 // MediaInput: one captured media file, demuxed and decoded, its frames placed on the
 // call timeline.
 //
-// Input is untrusted (CONTRACT §2; limits in docs/limits.md). The bytes are read
+// Input is untrusted (docs/contract.md; limits in docs/limits.md). The bytes are read
 // through callrec's own AVIOContext, from a plain file or a memory buffer, and nothing
 // else: the demuxer may not open any other file or URL (its io_open is refused), only
 // demuxers for single self-contained files are allowed (no playlists, concat lists,
@@ -23,6 +23,7 @@
 
 #include "callrec/core/av.h"
 #include "callrec/core/media_time.h"
+#include "media_limits.h"
 
 extern "C" struct AVStream;
 extern "C" struct AVIOContext;
@@ -30,34 +31,6 @@ extern "C" struct AVInputFormat;
 extern "C" struct AVPacket;
 
 namespace callrec::engine {
-
-// Documented in docs/limits.md.
-struct MediaLimits {
-  // Streams a file may declare (the demuxer fails beyond this).
-  static constexpr int kMaxStreams = 32;
-  // Larger packets are skipped and reported.
-  static constexpr int kMaxPacketBytes = 32 << 20;
-  // Largest coded picture accepted; a larger video stream is ignored and reported.
-  static constexpr int kMaxPictureSide = 8192;
-  static constexpr int64_t kMaxPicturePixels = int64_t{8192} * 4320;  // DCI 8K
-  // Decoded pictures are scaled down to fit this box (the output canvas) early.
-  static constexpr int kMaxDeliveredWidth = 1920;
-  static constexpr int kMaxDeliveredHeight = 1080;
-  // Audio outside these is ignored and reported.
-  static constexpr int kMinSampleRateHz = 1000;
-  static constexpr int kMaxSampleRateHz = 384000;
-  static constexpr int kMaxChannels = 64;
-  // Media past this call time ends the stream (a timestamp jump cannot make the
-  // renderer produce days of output).
-  static constexpr int64_t kMaxCallUs = int64_t{24} * 3600 * 1'000'000;
-  // A Matroska/WebM file is opened again, where reading had come to, once its demuxer's
-  // index has grown by this many entries (24 bytes each, one per keyframe read: every
-  // audio packet): ~400 kB per file, five minutes of 20 ms Opus packets.
-  static constexpr int64_t kMaxDemuxerIndexEntries = 16384;
-  // Demuxers allowed (FFmpeg names): single-file containers only.
-  static constexpr const char* kFormatWhitelist =
-      "matroska,webm,mov,mp4,ogg,wav,w64,mp3,aac,flac,ivf,h264,hevc,avi,flv,mpegts,caf,aiff,amr,m4v,mpeg,nut";
-};
 
 // Where a MediaInput's bytes come from (file or memory); defined in media_input.cc.
 class ByteSource;
@@ -89,6 +62,10 @@ class MediaInput {
   int64_t offset_us() const { return offset_us_; }
   // offset + container duration, when the container states one (for progress only).
   std::optional<int64_t> probed_end_us() const { return probed_end_us_; }
+  // For progress in files that state no duration (a live WebM capture): the file's size
+  // and how far into it reading has come (the end of the last packet read).
+  int64_t size_bytes() const { return size_bytes_; }
+  int64_t bytes_read() const { return bytes_read_; }
 
   // Reads and decodes one packet, handing frames to the callbacks. Returns false once
   // the file is exhausted and the decoders are drained. Damage in the file (corrupt
@@ -128,6 +105,8 @@ class MediaInput {
   int reopens() const { return reopens_; }
 
   const std::vector<std::string>& problems() const { return problems_; }
+  // Call time of each problem: how far the file had been decoded when it was found.
+  const std::vector<int64_t>& problem_call_us() const { return problem_at_us_; }
   const std::string& label() const { return label_; }
 
  private:
@@ -170,6 +149,8 @@ class MediaInput {
   int64_t file_start_us_ = 0;
   bool first_frame_seen_ = false;
   std::optional<int64_t> probed_end_us_;
+  int64_t size_bytes_ = 0;
+  int64_t bytes_read_ = 0;
   // Declared before format_: the demuxer reads through io_, so it is closed first.
   std::unique_ptr<ByteSource> source_;
   std::unique_ptr<AVIOContext, IoDeleter> io_;
@@ -188,6 +169,7 @@ class MediaInput {
   bool may_reopen_ = false;       // a Matroska/WebM file read from its path
   int reopens_ = 0;
   std::vector<std::string> problems_;
+  std::vector<int64_t> problem_at_us_;  // beside problems_
 };
 
 }  // namespace callrec::engine

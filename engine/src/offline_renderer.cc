@@ -4,7 +4,9 @@
 
 #include "callrec/core/denormals.h"
 #include "callrec/core/error.h"
+#include "callrec/core/log.h"
 #include "callrec/core/random_id.h"
+#include "callrec/core/wall_clock.h"
 #include "callrec/engine/record_timeline.h"
 #include "media_input.h"
 #include "session_core.h"
@@ -65,7 +67,7 @@ class CallRender {
       for (const MediaEntry& m : part.media) {
         MediaInput& in = inputs_[next_input++];
         const SessionCore::InputId id =
-            core.add_input(p, m.screen_share, in.offset_us(), in.has_audio(), in.has_video());
+            core.add_input(p, m.screen_share, MediaTime::from_us(in.offset_us()), in.has_audio(), in.has_video());
         entries.push_back(Entry{std::move(in), id});
       }
     }
@@ -85,8 +87,10 @@ class CallRender {
       const SessionCore::StepResult r = core.step(kNoClockLimit, /*wait_for_inputs=*/true, &lagging);
       if (r == SessionCore::StepResult::kFinished) break;
       if (r == SessionCore::StepResult::kWrotePeriod) {
-        if (options_.on_progress)
-          options_.on_progress(RenderProgress{core.next_call_us(), estimated_end_us(core), core.output_us()});
+        if (options_.on_progress) {
+          const CallEnd end = estimated_end(core);
+          options_.on_progress(RenderProgress{core.next_call_us(), end.end_us, core.output_us(), end.estimated});
+        }
         continue;
       }
       // The watermark waits for this input: decode one more packet of it.
@@ -101,7 +105,7 @@ class CallRender {
       if (in.audio_done() && in.has_audio()) core.end_audio(current->core_input);
       if (in.video_done() && in.has_video()) core.end_video(current->core_input);
       if (!more) {
-        core.end_input(current->core_input, in.end_us());
+        core.end_input(current->core_input, MediaTime::from_us(in.end_us()));
         in.close();  // its decoders' picture pools go now, not at the end of the call
       }
     }
@@ -122,17 +126,58 @@ class CallRender {
   }
 
  private:
-  std::optional<int64_t> estimated_end_us(SessionCore& core) const {
-    if (const auto end = core.timeline().end_us()) return end;
+  struct CallEnd {
+    std::optional<int64_t> end_us;
+    bool estimated = false;
+  };
+
+  // Where the call will end, for progress: the timeline's stop when it has one; else the
+  // end of the input that ends last, as read (a file done), as its container states it,
+  // or, for a file that states no duration (a live WebM capture), extrapolated from how
+  // far into it reading has come; a file not reached yet at the rate of those read so
+  // far. Then it is an estimate, and said to be one.
+  CallEnd estimated_end(SessionCore& core) const {
+    if (const auto end = core.timeline().end_us()) return {end, false};
+    CallEnd out{0, false};
     int64_t end = 0;
-    for (const Entry& e : *entries_) end = std::max(end, e.input.probed_end_us().value_or(e.input.offset_us()));
-    return end;
+    double read_us = 0, read_bytes = 0;  // over the files being read without a duration
+    std::vector<const MediaInput*> not_reached;
+    for (const Entry& e : *entries_) {
+      const MediaInput& in = e.input;
+      if (in.done()) {
+        end = std::max(end, in.end_us());
+      } else if (const auto probed = in.probed_end_us()) {
+        end = std::max(end, *probed);
+      } else if (in.bytes_read() > 0 && in.size_bytes() > 0) {
+        const int64_t until = std::max(in.audio_until_us(), in.video_until_us());
+        const double us = static_cast<double>(until - in.offset_us());
+        const double fraction = static_cast<double>(in.bytes_read()) / static_cast<double>(in.size_bytes());
+        end = std::max(end, in.offset_us() + static_cast<int64_t>(us / std::max(fraction, 1e-6)));
+        read_us += us;
+        read_bytes += static_cast<double>(in.bytes_read());
+        out.estimated = true;
+      } else {
+        not_reached.push_back(&in);
+        out.estimated = true;
+      }
+    }
+    for (const MediaInput* in : not_reached) {
+      const double us = read_bytes > 0 ? static_cast<double>(in->size_bytes()) * read_us / read_bytes : 0;
+      end = std::max(end, in->offset_us() + static_cast<int64_t>(us));
+    }
+    // Never behind the render itself, never past what a call may last.
+    out.end_us = std::min(std::max(end, core.next_call_us()), MediaLimits::kMaxCallUs);
+    return out;
   }
 
   std::vector<std::string> problems() const {
     std::vector<std::string> out;
     if (!entries_) return out;
-    for (const Entry& e : *entries_) out.insert(out.end(), e.input.problems().begin(), e.input.problems().end());
+    // Each with the wall-clock time the file had been decoded to (the report places it).
+    for (const Entry& e : *entries_)
+      for (size_t i = 0; i < e.input.problems().size(); ++i)
+        out.push_back(e.input.problems()[i] + " at " +
+                      format_iso8601(WallClock{manifest_.recording_start_time.unix_us + e.input.problem_call_us()[i]}));
     return out;
   }
 
@@ -147,6 +192,7 @@ class CallRender {
 
 RenderResult render_call(const Manifest& manifest, const RenderOptions& options) {
   const ScopedFlushDenormals flush_denormals;  // decoders, mixer and AAC encoder run here
+  const ScopedLogSink log_scope(options.log);   // and log here
   CallRender render(manifest, options);
   return render.run();
 }

@@ -5,6 +5,8 @@
 
 #include "callrec/core/error.h"
 
+#include <opus/opus.h>
+
 extern "C" {
 #include <libavutil/frame.h>
 #include <libavutil/samplefmt.h>
@@ -17,6 +19,8 @@ namespace {
 constexpr int64_t kVideoWaitLimitUs = 2'000'000;
 
 constexpr int kPeriodSamples = muxer::kSamplesPerPeriod;
+// Paint failures listed in the metadata (the compositor counts them all).
+constexpr size_t kMaxPaintProblems = 16;
 static_assert(mixer::kOutputRateHz == muxer::kSampleRateHz);
 
 // RMS above this (about -40 dBFS) counts as voice activity for the speaker order.
@@ -51,6 +55,17 @@ std::optional<double> frame_rms(const AVFrame& f) {
   return std::sqrt(sum / f.nb_samples);
 }
 
+class RecordingPeriodWriter final : public PeriodWriter {
+ public:
+  RecordingPeriodWriter(const muxer::RecordingConfig& config, muxer::ChunkAnnotator& annotator)
+      : writer_(config, annotator) {}
+  void write_period(const AVFrame& video, std::span<const float> audio) override { writer_.write_period(video, audio); }
+  nlohmann::json finish(const std::string& session_end_reason) override { return writer_.finish(session_end_reason); }
+
+ private:
+  muxer::RecordingWriter writer_;
+};
+
 }  // namespace
 
 SessionCore::SessionCore(SessionCoreConfig config, RecordTimeline timeline)
@@ -60,7 +75,8 @@ SessionCore::SessionCore(SessionCoreConfig config, RecordTimeline timeline)
       compositor_(config_.compositor) {
   mix_buffer_.resize(mixer::kFrameSamples);
   fifo_.reserve(kPeriodSamples + 2 * mixer::kFrameSamples);
-  writer_ = std::make_unique<muxer::RecordingWriter>(config_.recording, *this);
+  writer_ = config_.make_writer ? config_.make_writer(config_.recording, *this)
+                                : std::make_unique<RecordingPeriodWriter>(config_.recording, *this);
 }
 
 SessionCore::~SessionCore() = default;
@@ -70,9 +86,9 @@ SessionCore::ParticipantIndex SessionCore::add_participant(std::string participa
   return participants_.size() - 1;
 }
 
-SessionCore::InputId SessionCore::add_input(ParticipantIndex participant, bool screen_share, int64_t start_us,
+SessionCore::InputId SessionCore::add_input(ParticipantIndex participant, bool screen_share, MediaTime start,
                                             bool has_audio, bool has_video) {
-  inputs_.push_back(Input{participant, screen_share, start_us, std::nullopt, std::nullopt, has_video});
+  inputs_.push_back(Input{participant, screen_share, start.us(), std::nullopt, std::nullopt, has_video});
   Input& in = inputs_.back();
   if (has_audio) in.audio_source = mixer_.add_source(participants_[participant].participant_id);
   return inputs_.size() - 1;
@@ -83,28 +99,39 @@ mixer::SourceId SessionCore::audio_source(Input& in) {
   return *in.audio_source;
 }
 
-void SessionCore::heard(ParticipantIndex p, int64_t at_us) {
+void SessionCore::heard(ParticipantIndex p, int64_t at_us, int64_t duration_us) {
   Participant& part = participants_[p];
   part.spoke_at_us = std::max(part.spoke_at_us.value_or(at_us), at_us);
+  part.activity.heard(at_us, at_us + duration_us);
 }
 
 void SessionCore::push_audio(InputId input, const AVFrame& frame, MediaTime start) {
   const StageScope stage(config_.stage_clock, Stage::kMix);
   Input& in = inputs_[input];
   mixer_.push(audio_source(in), frame, start);
-  if (const auto level = frame_rms(frame); level && *level > kVoiceRms) heard(in.participant, start.us());
+  if (const auto level = frame_rms(frame); level && *level > kVoiceRms && frame.sample_rate > 0)
+    heard(in.participant, start.us(), int64_t{frame.nb_samples} * 1'000'000 / frame.sample_rate);
 }
 
 void SessionCore::push_opus(InputId input, std::span<const uint8_t> packet, MediaTime start, bool voice_active) {
   const StageScope stage(config_.stage_clock, Stage::kMix);
   Input& in = inputs_[input];
   mixer_.push_opus(audio_source(in), packet, start);
-  if (voice_active) heard(in.participant, start.us());
+  if (voice_active) {
+    // An empty packet (a live backend may push one, with a level saying voice) has no
+    // frame to count: libopus must not be handed it.
+    const int samples =
+        packet.empty() ? 0 : opus_packet_get_nb_samples(packet.data(), static_cast<opus_int32>(packet.size()), 48000);
+    heard(in.participant, start.us(), samples > 0 ? int64_t{samples} * 1'000'000 / 48000 : 20'000);
+  }
 }
 
 bool SessionCore::push_video(InputId input, const AVFrame& frame, MediaTime pts) {
   const StageScope stage(config_.stage_clock, Stage::kComposite);
   Input& in = inputs_[input];
+  if (const std::optional<std::string> problem = compositor::VideoCompositor::picture_problem(frame)) {
+    throw Error("video of participant " + participants_[in.participant].participant_id + ": " + *problem);
+  }
   const int64_t us = pts.us();
   if (config_.drop_late_video &&
       ((last_composed_us_ && us < *last_composed_us_) || (in.last_video_us && us <= *in.last_video_us))) {
@@ -156,10 +183,10 @@ void SessionCore::end_audio(InputId input) { inputs_[input].audio_done = true; }
 
 void SessionCore::end_video(InputId input) { inputs_[input].video_done = true; }
 
-void SessionCore::end_input(InputId input, int64_t end_us) {
+void SessionCore::end_input(InputId input, MediaTime end) {
   Input& in = inputs_[input];
   if (in.end_us) return;
-  in.end_us = std::max(end_us, in.start_us);
+  in.end_us = std::max(end.us(), in.start_us);
   // At the end of an input, the resampler's last couple of milliseconds are placed too.
   if (in.audio_source) mixer_.flush(*in.audio_source);
 }
@@ -220,7 +247,10 @@ SessionCore::FillResult SessionCore::fill_audio(int want, int64_t clock_limit_us
     refresh_end();
     const std::optional<int64_t> end = timeline_.end_us();
     if (end && first >= us_to_samples(*end)) return FillResult::kEnd;
-    if (MediaTime(last, mixer::kOutputTimeBase).us() > clock_limit_us) return FillResult::kWaitClock;
+    if (MediaTime(last, mixer::kOutputTimeBase).us() > clock_limit_us) {
+      clock_limit_needed_ = MediaTime(last, mixer::kOutputTimeBase);
+      return FillResult::kWaitClock;
+    }
     mixer_.mix(std::span<float, mixer::kFrameSamples>(mix_buffer_.data(), mixer::kFrameSamples));
     // Keep only the samples inside recorded intervals: paused audio is cut here.
     for (const RecordTimeline::Interval& i : timeline_.intervals()) {
@@ -258,12 +288,20 @@ SessionCore::StepResult SessionCore::step(int64_t clock_limit_us, bool wait_for_
   refresh_end();
   if (timeline_.end_us() && out_us >= timeline_.output_duration_us()) return StepResult::kFinished;
   // The picture nearest to call_us may lie up to half a period after it.
-  if (clock_limit_us != kNoClockLimit && call_us + kPeriodUs / 2 > clock_limit_us) return StepResult::kWaitClock;
+  if (clock_limit_us != kNoClockLimit && call_us + kPeriodUs / 2 > clock_limit_us) {
+    clock_limit_needed_ = MediaTime::from_us(call_us + kPeriodUs / 2);
+    return StepResult::kWaitClock;
+  }
+  clock_limit_needed_.reset();
 
   StageScope composite(config_.stage_clock, Stage::kComposite);
   update_presence(call_us, out_us);
   const AVFrame& canvas = compositor_.compose(MediaTime::from_us(call_us));
+  for (std::string& problem : compositor_.take_problems()) {
+    if (paint_problems_.size() < kMaxPaintProblems) paint_problems_.push_back(std::move(problem));
+  }
   last_composed_us_ = call_us;
+  record_activity(call_us, out_us);
   const int samples = static_cast<int>(std::min<size_t>(kPeriodSamples, fifo_.size() - fifo_read_));
   const StageScope encode(config_.stage_clock, Stage::kEncodeMux);
   writer_->write_period(canvas, std::span<const float>(fifo_.data() + fifo_read_, samples));
@@ -337,6 +375,18 @@ void SessionCore::update_presence(int64_t call_us, int64_t out_us) {
   }
 }
 
+// What each participant did during the period just composed (participant_activity.h).
+void SessionCore::record_activity(int64_t call_us, int64_t out_us) {
+  for (Participant& ps : participants_) {
+    const ParticipantActivity::State state{
+        .present = ps.camera_tile.has_value(),
+        .camera = ps.camera_tile && compositor_.shows_picture(*ps.camera_tile),
+        .screen_share = ps.screen_tile.has_value(),
+        .speaking = ps.activity.heard_during(call_us, call_us + kPeriodUs)};
+    ps.activity.record(out_us, call_us, kPeriodUs, state);
+  }
+}
+
 mixer::SourceStats SessionCore::audio_stats(const std::string& participant_id) const {
   mixer::SourceStats total;
   for (const Input& in : inputs_) {
@@ -351,6 +401,7 @@ mixer::SourceStats SessionCore::audio_stats(const std::string& participant_id) c
     total.packets_lost += s.packets_lost;
     total.packets_corrupt += s.packets_corrupt;
     total.packets_discarded += s.packets_discarded;
+    total.samples_invalid += s.samples_invalid;
   }
   return total;
 }
@@ -383,15 +434,26 @@ muxer::ChunkAnnotation SessionCore::annotate(MediaTime output_start, MediaTime o
                             {"audioSamplesDroppedLate", s.samples_dropped_late},
                             {"opusPacketsLost", s.packets_lost},
                             {"opusPacketsCorrupt", s.packets_corrupt},
-                            {"opusPacketsDiscarded", s.packets_discarded}};
+                            {"opusPacketsDiscarded", s.packets_discarded},
+                            {"audioSamplesInvalid", s.samples_invalid}};
     if (config_.participant_extra_stats) entry.update(config_.participant_extra_stats(p.participant_id));
     stats.push_back(std::move(entry));
   }
   a.extra["participantMediaStats"] = std::move(stats);
-  if (config_.problems) {
-    const std::vector<std::string> issues = config_.problems();
-    if (!issues.empty()) a.extra["mediaProblems"] = issues;
+  nlohmann::json activity = nlohmann::json::array();
+  for (Participant& p : participants_) {
+    nlohmann::json entry = p.activity.chunk_entry(start_us, end_us, epoch_us);
+    p.activity.forget_before(start_us);
+    if (entry.is_null()) continue;
+    entry["participantId"] = p.participant_id;
+    if (!p.display_name.empty()) entry["displayName"] = p.display_name;
+    activity.push_back(std::move(entry));
   }
+  a.extra["participantActivity"] = std::move(activity);
+  a.extra["maxChunkBytes"] = config_.recording.max_chunk_bytes;
+  std::vector<std::string> issues = config_.problems ? config_.problems() : std::vector<std::string>{};
+  issues.insert(issues.end(), paint_problems_.begin(), paint_problems_.end());
+  if (!issues.empty()) a.extra["mediaProblems"] = std::move(issues);
   return a;
 }
 

@@ -36,10 +36,23 @@
 #include "callrec/engine/record_timeline.h"
 #include "callrec/mixer/audio_mixer.h"
 #include "callrec/muxer/recording_writer.h"
+#include "participant_activity.h"
 
 namespace callrec::engine {
 
 inline constexpr int64_t kNoClockLimit = std::numeric_limits<int64_t>::max();
+
+// Where the core's output periods go: a muxer::RecordingWriter unless the driver gives
+// something else (tests: a writer that fails on cue; fuzzers: one that only checks).
+// Same contract as RecordingWriter's methods of the same names.
+class PeriodWriter {
+ public:
+  virtual ~PeriodWriter() = default;
+  virtual void write_period(const AVFrame& video, std::span<const float> audio) = 0;
+  virtual nlohmann::json finish(const std::string& session_end_reason) = 0;
+};
+using PeriodWriterFactory =
+    std::function<std::unique_ptr<PeriodWriter>(const muxer::RecordingConfig&, muxer::ChunkAnnotator&)>;
 
 struct SessionCoreConfig {
   muxer::RecordingConfig recording;  // recording_start_time: see call_epoch
@@ -61,6 +74,8 @@ struct SessionCoreConfig {
   std::function<nlohmann::json(const std::string& participant_id)> participant_extra_stats;
   // When set, CPU time is charged to the stage doing the work (render --stats).
   StageClock* stage_clock = nullptr;
+  // Makes the writer; empty: a muxer::RecordingWriter writing `recording`.
+  PeriodWriterFactory make_writer;
 };
 
 class SessionCore final : public muxer::ChunkAnnotator {
@@ -81,25 +96,30 @@ class SessionCore final : public muxer::ChunkAnnotator {
   ~SessionCore() override;
 
   ParticipantIndex add_participant(std::string participant_id, std::string display_name);
-  // A stretch of media of one participant starting at call time `start_us`. With
+  // A stretch of media of one participant starting at call time `start`. With
   // has_audio/has_video false, audio/video are created on first push (live); offline,
   // the flags say which streams the watermark waits for.
-  InputId add_input(ParticipantIndex participant, bool screen_share, int64_t start_us, bool has_audio,
+  InputId add_input(ParticipantIndex participant, bool screen_share, MediaTime start, bool has_audio,
                     bool has_video);
 
   // Decoded audio / an Opus packet whose first sample is at call time `start`.
+  // Media the stages cannot take (audio the mixer cannot convert) is refused with a
+  // callrec::Error before anything of it is kept: the input goes on as before, so a
+  // driver may drop it and carry on.
   void push_audio(InputId input, const AVFrame& frame, MediaTime start);
   void push_opus(InputId input, std::span<const uint8_t> packet, MediaTime start, bool voice_active);
   // A decoded picture shown at call time `pts` (referenced; the caller may reuse it).
-  // Returns false when it came too late to be shown (counted).
+  // Returns false when it came too late to be shown (counted). A picture the
+  // compositor cannot show (VideoCompositor::picture_problem) is refused with a
+  // callrec::Error, here rather than when composing.
   bool push_video(InputId input, const AVFrame& frame, MediaTime pts);
   // The input's audio has ended (the watermark stops waiting for it; end_input() places
   // the resampler's tail).
   void end_audio(InputId input);
   // The input's video has ended (the tile shows the placeholder after the last frame).
   void end_video(InputId input);
-  // The input has ended at call time `end_us` (a file exhausted, a leave, share off).
-  void end_input(InputId input, int64_t end_us);
+  // The input has ended at call time `end` (a file exhausted, a leave, share off).
+  void end_input(InputId input, MediaTime end);
   bool input_ended(InputId input) const { return inputs_[input].end_us.has_value(); }
 
   // The end of all media is known once every input has ended and the driver says no more
@@ -111,6 +131,9 @@ class SessionCore final : public muxer::ChunkAnnotator {
   // Makes at most one output period. `clock_limit_us`: call time up to which input is
   // final (live); `wait_for_inputs`: the offline watermark.
   StepResult step(int64_t clock_limit_us, bool wait_for_inputs, InputId* lagging);
+  // After step() returned kWaitClock: the clock limit the next step needs (a live
+  // driver sleeps until its clock gets there).
+  std::optional<MediaTime> clock_limit_needed() const { return clock_limit_needed_; }
 
   // Closes the last chunk and writes recording.json; returns the notification.
   nlohmann::json finish(const std::string& session_end_reason);
@@ -157,6 +180,7 @@ class SessionCore final : public muxer::ChunkAnnotator {
     std::optional<int64_t> spoke_at_us;  // last voice activity not yet given to the compositor
     // Stretches of output time during which the participant was in the call.
     std::vector<std::pair<int64_t, int64_t>> present_output_us;
+    ParticipantActivity activity;  // for the chunk metadata's "participantActivity"
   };
 
   enum class FillResult { kFull, kEnd, kNeedInput, kWaitClock };
@@ -166,7 +190,8 @@ class SessionCore final : public muxer::ChunkAnnotator {
   void refresh_end();
   bool input_present(const Input& in, int64_t call_us) const;
   void update_presence(int64_t call_us, int64_t out_us);
-  void heard(ParticipantIndex p, int64_t at_us);
+  void heard(ParticipantIndex p, int64_t at_us, int64_t duration_us);
+  void record_activity(int64_t call_us, int64_t out_us);
   void drop_unseen_pictures(Input& in) const;
   mixer::SourceId audio_source(Input& in);
 
@@ -178,13 +203,16 @@ class SessionCore final : public muxer::ChunkAnnotator {
   std::deque<Input> inputs_;  // a deque: Input is not nothrow-movable
   mixer::AudioMixer mixer_;
   compositor::VideoCompositor compositor_;
-  std::unique_ptr<muxer::RecordingWriter> writer_;
+  std::unique_ptr<PeriodWriter> writer_;
   std::vector<float> mix_buffer_;
   std::vector<float> fifo_;  // recorded (unpaused) mixed samples not yet written
   size_t fifo_read_ = 0;
   int64_t period_ = 0;
   std::optional<int64_t> last_composed_us_;
   int64_t video_dropped_late_ = 0;
+  std::optional<MediaTime> clock_limit_needed_;
+  // Pictures the compositor failed to paint (the tile showed the placeholder).
+  std::vector<std::string> paint_problems_;
 };
 
 }  // namespace callrec::engine

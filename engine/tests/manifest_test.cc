@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "callrec/core/error.h"
 
 namespace callrec::engine {
@@ -118,6 +121,59 @@ TEST(Manifest, MediaFileLimits) {
   EXPECT_NE(error_of(call(4, per_participant)).find("participants[3].media: more than 4096 media files in the call"),
             std::string::npos)
       << error_of(call(4, per_participant));
+}
+
+// A misspelt key is refused, named by its path, with the key meant when one is close:
+// silently ignored, "offsetMS" rendered the file at 0 and "medias" dropped a
+// participant's media from the recording.
+TEST(Manifest, UnknownKeysAreNamedWithTheKeyMeant) {
+  const std::string head = R"({"callId": "c", "recordingStartTime": "2026-11-27T10:00:00Z", )";
+  const std::vector<BadCase> cases = {
+      {"offsetMS", head + R"("participants": [{"participantId": "a"}, {"participantId": "b", "media": [{"file": "b.webm", "offsetMS": 5000}]}]})",
+       "call.json: participants[1].media[0].offsetMS: unknown key; did you mean \"offsetMs\"?"},
+      {"medias", head + R"("participants": [{"participantId": "a", "medias": [{"file": "a.webm"}]}]})",
+       "call.json: participants[0].medias: unknown key; did you mean \"media\"?"},
+      {"maxChunkByte", head + R"("maxChunkByte": 1000000, "participants": [{"participantId": "a"}]})",
+       "call.json: maxChunkByte: unknown key; did you mean \"maxChunkBytes\"?"},
+      {"atms", head + R"("participants": [{"participantId": "a"}], "timeline": [{"atms": 0, "action": "start"}]})",
+       "call.json: timeline[0].atms: unknown key; did you mean \"atMs\"?"},
+      {"callID before the missing callId", R"({"callID": "c", "recordingStartTime": "2026-11-27T10:00:00Z", "participants": [{"participantId": "a"}]})",
+       "call.json: callID: unknown key; did you mean \"callId\"?"},
+      {"displayname", head + R"("participants": [{"participantId": "a", "displayname": "Ada"}]})",
+       "participants[0].displayname: unknown key; did you mean \"displayName\"?"},
+      {"nothing close", head + R"("participants": [{"participantId": "a", "media": [{"file": "a.webm", "volume": 3}]}]})",
+       "call.json: participants[0].media[0].volume: unknown key (expected file, offsetMs or role)"},
+      {"nothing close at the top", head + R"("comment": "x", "participants": [{"participantId": "a"}]})",
+       "call.json: comment: unknown key (expected callId, resourceId, recordingId, recordingStartTime, "
+       "maxChunkBytes, participants or timeline)"},
+      {"a key that is not a name", head + "\"a\\nb\\\"c\": 1, " + R"("participants": [{"participantId": "a"}]})",
+       "call.json: \"a\\nb\\\"c\": unknown key"},
+  };
+  for (const BadCase& c : cases) {
+    const std::string message = error_of(c.text);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << c.name << ": got \"" << message << "\"";
+    EXPECT_EQ(message.find('\n'), std::string::npos) << c.name << ": message is not one line";
+  }
+  // Every key of the contract is known (kValid has them all but recordingId).
+  EXPECT_EQ(error_of(std::string(kValid).replace(1, 0, R"("recordingId": "rec-1", )")), "");
+}
+
+TEST(Manifest, UnknownKeysAreRefusedByTheFileLoaderToo) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "callrec-manifest-keys";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream out(dir / "call.json");
+    out << R"({"callId": "c", "recordingStartTime": "2026-11-27T10:00:00Z",
+              "participants": [{"participantId": "a", "media": [{"file": "a.webm", "offsetMS": 1}]}]})";
+  }
+  try {
+    load_manifest(dir / "call.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "call.json").string() +
+                                         ": participants[0].media[0].offsetMS: unknown key; did you mean \"offsetMs\"?");
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Manifest, MissingFileIsNamed) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -41,7 +42,7 @@ TEST(SessionCore, PicturesThatCanNeverBeShownAreLetGoAsTheNextArrives) {
   std::filesystem::remove_all(dir);
   SessionCoreConfig config{.recording = {.out_dir = dir, .call_id = "core-test", .recording_id = "r"}};
   SessionCore core(std::move(config), RecordTimeline({}));
-  const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, 0, false, true);
+  const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, MediaTime::from_us(0), false, true);
   core.set_no_more_inputs();
 
   constexpr int kPictures = 90;  // 3 s at 30 fps
@@ -57,7 +58,7 @@ TEST(SessionCore, PicturesThatCanNeverBeShownAreLetGoAsTheNextArrives) {
     ASSERT_EQ(lagging, input);
     if (static_cast<int>(pushed.size()) == kPictures) {
       core.end_video(input);
-      core.end_input(input, pts_us(kPictures));
+      core.end_input(input, MediaTime::from_us(pts_us(kPictures)));
       continue;
     }
     // Decode ahead like the file driver: up to a period past the next composed instant.
@@ -88,7 +89,7 @@ TEST(SessionCore, LiveKeepsPicturesWhileAPauseCanStillMoveTheNextInstant) {
                            .timeline_may_change = true};
   {
     SessionCore core(std::move(config), RecordTimeline({}));
-    const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, 0, false, true);
+    const SessionCore::InputId input = core.add_input(core.add_participant("8:acs:cam", "Cam"), false, MediaTime::from_us(0), false, true);
     std::vector<av::FramePtr> pushed;
     for (int k = 0; k < 4; ++k) {  // 0, 33, 66, 100 ms: the middle two lie between instants 0 and 125 ms
       pushed.push_back(grey_picture());
@@ -96,6 +97,39 @@ TEST(SessionCore, LiveKeepsPicturesWhileAPauseCanStillMoveTheNextInstant) {
     }
     for (const av::FramePtr& f : pushed) EXPECT_GT(av_buffer_get_ref_count(f->buf[0]), 1);
   }  // nothing was recorded: the core goes without finishing
+  std::filesystem::remove_all(dir);
+}
+
+// A live backend may push an empty Opus packet with a level saying voice (the mixer
+// conceals it). The speaking activity counts it as one 20 ms frame; libopus is never
+// handed the empty packet to count its samples (UBSan: a null pointer where libopus
+// declares none; found by fuzz_opus_push).
+TEST(SessionCore, AnEmptyOpusPacketMarkedAsVoiceIsHeardForOneFrame) {
+  const auto dir = std::filesystem::temp_directory_path() / ("callrec-session-core-opus-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  SessionCoreConfig config{.recording = {.out_dir = dir, .call_id = "core-test", .recording_id = "r"}};
+  SessionCore core(std::move(config), RecordTimeline({}));
+  const SessionCore::InputId input =
+      core.add_input(core.add_participant("8:acs:ada", "Ada"), false, MediaTime::from_us(0), true, false);
+  core.push_opus(input, {}, MediaTime::from_us(500'000), /*voice_active=*/true);
+  core.end_input(input, MediaTime::from_us(1'000'000));
+  core.set_no_more_inputs();
+  for (;;) {
+    SessionCore::InputId lagging = 0;
+    const SessionCore::StepResult r = core.step(kNoClockLimit, /*wait_for_inputs=*/true, &lagging);
+    if (r == SessionCore::StepResult::kFinished) break;
+    ASSERT_EQ(r, SessionCore::StepResult::kWrotePeriod);
+  }
+  const nlohmann::json notification = core.finish("CallEnded");
+  const std::string id = notification["data"]["recordingStorageInfo"]["recordingChunks"][0]["documentId"];
+  std::ifstream in(dir / (id + ".json"));
+  const nlohmann::json meta = nlohmann::json::parse(in);
+  ASSERT_EQ(meta["participantActivity"].size(), 1u) << meta.dump(2);
+  const nlohmann::json& speaking = meta["participantActivity"][0]["speaking"];
+  ASSERT_EQ(speaking.size(), 1u) << meta.dump(2);
+  // The periods (1/8 s) the 20 ms at 0.5 s touch.
+  EXPECT_EQ(speaking[0]["startMs"], 500);
+  EXPECT_EQ(speaking[0]["endMs"], 625);
   std::filesystem::remove_all(dir);
 }
 

@@ -1,5 +1,5 @@
-// callrec::Session — the embedding API (CONTRACT §3): a live recording that a recording
-// backend drives at run time.
+// callrec::Session — the embedding API (docs/contract.md, "Embedding"): a live
+// recording that a recording backend drives at run time.
 //
 //   callrec::Session session({.out_dir = "rec", .call_id = "c0ffee", .on_event = log});
 //   auto started = session.start("op-1");            // started.recording_id
@@ -9,27 +9,44 @@
 //   session.pause("op-2"); session.resume("op-3"); session.stop("op-4");
 //   session.wait();                                   // recording.json is written
 //
-// Time. Call time 0 is the instant start() is called; media time follows the wall clock
-// (std::chrono::steady_clock). Media pushed with a MediaTime timestamp is placed at that
-// call time (now() tells the current one). Media pushed with an RTP timestamp (Opus:
-// 48 kHz clock; video: 90 kHz) is placed by the participant's RTP clock, anchored to
-// call time at the first packet's arrival; 32-bit wrap-around is handled. Output lags the
-// wall clock by the jitter window: media arriving up to `jitter_window` late is placed
-// where it belongs; later audio is dropped and counted (mixer statistics in each chunk's
-// metadata), later pictures too. A participant who sends nothing shows a placeholder
-// and is silent; they never hold up the others.
+// Time. Call time 0 is the instant start() is called; media time follows the session's
+// clock (SessionConfig::clock: the monotonic wall clock unless a VirtualClock is given).
+// Media pushed with a MediaTime timestamp is placed at that call time (now() tells the
+// current one). Media pushed with an RTP timestamp (Opus: 48 kHz clock; video: 90 kHz)
+// is placed by the participant's RTP clock, anchored to call time at the first packet's
+// arrival; 32-bit wrap-around is handled, and a sender whose timestamps jump (a restart
+// with a new base) is re-anchored once a second packet confirms the jump; a participant
+// who leaves and joins again starts fresh RTP clocks. Output lags the clock by the
+// jitter window: media arriving up to `jitter_window` late is placed where it belongs;
+// later audio is dropped and counted (mixer statistics in each chunk's metadata), later
+// pictures too. Media placed more than `max_media_ahead` after now (or a second behind
+// the jitter window) is dropped, counted and refused with kDroppedTimestamp: it never
+// waits in the queue. A participant who sends nothing shows a placeholder and is silent;
+// they never hold up the others.
+//
+// Faults. Nothing one participant sends ends the recording for the others. Media that
+// is wrong on its face (a sample rate, channel count, sample or pixel format, picture
+// size or timestamp out of range, a hardware surface, an empty packet) is refused by
+// the push with kInvalidArgument and a message saying what is wrong. Media that fails
+// later (a packet the decoder refuses, a decoder that cannot open) is dropped, counted
+// (participantMediaStats) and listed with its call time in the next chunk's
+// "mediaProblems". Only the output (storage full, encoder error) ends a recording early.
 //
 // Threading. Every method may be called from any thread, concurrently. Push calls only
 // copy (or reference) the media into the participant's bounded queue and return within
 // microseconds: when the queue is full the media is dropped, counted and kQueueFull is
-// returned. One output thread per session decodes, mixes, composes and encodes. Events
-// are delivered on that output thread, in order, never from inside a call into the
+// returned. One output thread per session decodes, mixes, composes and encodes (with a
+// VirtualClock: the thread advancing the clock, inside VirtualClock::advance_to()).
+// Events are delivered on that thread, in order, never from inside a call into the
 // session, so a callback may call pause()/stop()/push*() (but not wait() or ~Session).
 //
 // Errors. Methods never throw for a wrong call; they return a Status with a code and a
 // one-line message (pause while paused, resume after stop, stop twice, push after stop,
-// unknown participant, ...). Output failures (storage full, encoder error) arrive as a
-// kError event and end the recording; later calls return kOutputFailed.
+// unknown participant, ...). An output failure (storage full, encoder error) ends the
+// recording: the chunks written so far are completed (as `callrec recover` would) and
+// recording.json is written with sessionEndReason "OutputFailed" and the failure in
+// "sessionEndError"; a kError event says what failed, then kRecordingFinished carries
+// that notification; later calls return kOutputFailed.
 #pragma once
 
 #include <chrono>
@@ -44,6 +61,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callrec/core/clock.h"
+#include "callrec/core/log.h"
 #include "callrec/core/media_time.h"
 
 extern "C" struct AVFrame;
@@ -62,6 +81,7 @@ enum class SessionErrc {
   kInvalidArgument,       // empty participant id, bad sample rate, empty packet, ...
   kQueueFull,             // the participant's queue is full: the media was dropped
   kOutputFailed,          // the recording failed (see the kError event)
+  kDroppedTimestamp,      // the media's time is too far from the call's clock: dropped, counted
 };
 
 // "kAlreadyPaused" -> "already_paused" style names, for logs.
@@ -81,7 +101,7 @@ class Status {
   std::string message_;
 };
 
-// CONTRACT §3: a recording is active while it records, inactive before start, while
+// docs/contract.md: a recording is active while it records, inactive before start, while
 // paused and after stop.
 enum class RecordingState { kInactive, kActive };
 
@@ -90,7 +110,14 @@ enum class SessionEventKind {
   kChunkFinished,      // data: the chunk's metadata JSON, as written beside it
   kRecordingFinished,  // data: the recording.json notification, as written
   kError,              // error, message
+  // participant_id, track: that participant's video decoder needs a keyframe to go on
+  // (it starts, or lost a reference picture). A backend with the sender's RTCP asks it
+  // for one (PLI / FIR). At most once a second of media per participant and track.
+  kKeyframeWanted,
 };
+
+enum class VideoCodec { kH264, kVp8 };
+enum class VideoTrack { kCamera, kScreen };
 
 struct SessionEvent {
   SessionEventKind kind;
@@ -100,10 +127,9 @@ struct SessionEvent {
   nlohmann::json data;
   SessionErrc error = SessionErrc::kOk;
   std::string message;
+  std::string participant_id;            // kKeyframeWanted
+  VideoTrack track = VideoTrack::kCamera;  // kKeyframeWanted
 };
-
-enum class VideoCodec { kH264, kVp8 };
-enum class VideoTrack { kCamera, kScreen };
 
 struct SessionConfig {
   std::filesystem::path out_dir;
@@ -131,8 +157,28 @@ struct SessionConfig {
   int queue_capacity = 256;
   // Mix only the N loudest voices of each frame; nullopt: everyone.
   std::optional<int> max_talkers;
+  // ---- added for issue 17 (fault isolation, virtual time) ----
+  // Media placed further than this after the call's clock is dropped and counted
+  // (kDroppedTimestamp) instead of waiting in the participant's queue.
+  std::chrono::milliseconds max_media_ahead{1000};
+  // Where the session reads the time. nullptr: the real clock (RealClock), and an
+  // output thread of its own. A VirtualClock (callrec/core/clock.h) runs the session in
+  // virtual time: no thread; the output is made inside the clock's advance_to(), on the
+  // calling thread, at exactly the instants it is due, so tests and fuzzers get the
+  // same recording on a loaded machine as on an idle one. With a VirtualClock, wait()
+  // (and ~Session) advance the clock themselves until the recording has ended.
+  std::shared_ptr<Clock> clock;
   // Receives every event on the session's output thread.
   std::function<void(const SessionEvent&)> on_event;
+  // (Fields below were added later; they stay at the end so that designated
+  // initializers written for the fields above keep compiling.)
+  // Where libav's (FFmpeg's) log lines and callrec's own diagnostics of this session go:
+  // a callback and a level (callrec/core/log.h). Called on the session's threads (the
+  // output thread, its encoder worker, the thread calling start(); with a VirtualClock,
+  // the thread advancing the clock and the one destroying the session): it must be
+  // thread-safe. Without a callback they are dropped; the library never writes to
+  // stderr. Several sessions in one process each get their own lines.
+  LogSink log;
   // Picture quality on x264's CRF scale (0-51, lower is better). A live session codes at
   // this constant quality under a ceiling of video_bitrate_bps: when the call would need
   // more, the quality is lowered smoothly, and no stretch of t seconds carries more than
@@ -150,7 +196,12 @@ struct SessionStats {
   int64_t media_dropped_queue_full = 0;
   int64_t video_frames_dropped_late = 0;
   int64_t video_decode_errors = 0;
-  double output_thread_cpu_s = 0;     // CPU time of the output thread (encoder threads excluded)
+  double output_thread_cpu_s = 0;     // CPU time of the output work (encoder threads excluded)
+  int64_t media_refused = 0;            // pushes refused as invalid (kInvalidArgument)
+  int64_t media_dropped_timestamp = 0;  // kDroppedTimestamp: too far ahead/behind, RTP jumps
+  int64_t media_dropped_unusable = 0;   // dropped by the output: the stages could not take it
+  int64_t rtp_clock_resets = 0;         // RTP streams re-anchored after a confirmed jump
+  int64_t keyframes_wanted = 0;         // kKeyframeWanted events
 };
 
 class Session {
@@ -174,7 +225,8 @@ class Session {
   Status stop(std::string_view operation_context = {});
   RecordingState state() const;
   // Blocks until the recording is finished after stop() (recording.json written) or
-  // failed. Returns the failure, if any.
+  // failed. Returns the failure, if any. With a VirtualClock it advances the clock to
+  // the end of the recording instead, and refuses (kInvalidArgument) before stop().
   Status wait();
 
   // Current call time (since start(); 0 before).
@@ -191,22 +243,32 @@ class Session {
   // silent), used for the speaker order; without it, packet size is the voice hint.
   Status push_opus(std::string_view participant_id, std::span<const uint8_t> packet, uint32_t rtp_timestamp,
                    std::optional<int> audio_level_dbov = std::nullopt);
-  // Interleaved 16-bit PCM, any rate 8-48 kHz, 1-8 channels; `timestamp` is the call
-  // time of the first sample.
+  // The same with the packet's capture time already mapped to call time (a backend
+  // that places its streams by RTCP sender reports).
+  Status push_opus(std::string_view participant_id, std::span<const uint8_t> packet, MediaTime timestamp,
+                   std::optional<int> audio_level_dbov = std::nullopt);
+  // Interleaved 16-bit PCM, any rate 8-48 kHz, 1-8 channels, up to 2 s a block;
+  // `timestamp` is the call time of the first sample.
   Status push_pcm(std::string_view participant_id, std::span<const int16_t> interleaved, int sample_rate_hz,
                   int channels, MediaTime timestamp);
-  // Decoded audio in any libav sample format/rate/layout.
+  // Decoded audio in any libav sample format, 1-384 kHz, 1-64 channels (a layout
+  // without a standard downmix is averaged), up to 2 s a frame.
   Status push_audio_frame(std::string_view participant_id, const AVFrame& frame, MediaTime timestamp);
 
-  // Video. A decoded picture in any pixel format and size (referenced when
-  // refcounted, copied otherwise), shown at call time `timestamp`.
+  // Video. A decoded picture in memory (a hardware surface must be transferred first:
+  // av_hwframe_transfer_data), in any pixel format swscale reads, up to 8192x8192 and
+  // 8192x4320 pixels (referenced when refcounted, copied otherwise), shown at call time
+  // `timestamp`.
   Status push_video_frame(std::string_view participant_id, const AVFrame& frame, MediaTime timestamp,
                           VideoTrack track = VideoTrack::kCamera);
   // One encoded frame (a whole H.264 access unit in Annex B, or a VP8 frame), with its
   // RTP timestamp (90 kHz). Decoded inside the session, one decoder per participant
-  // and track.
+  // and track; a decoder that needs a keyframe says so (kKeyframeWanted).
   Status push_video_packet(std::string_view participant_id, VideoCodec codec, std::span<const uint8_t> data,
                            uint32_t rtp_timestamp, VideoTrack track = VideoTrack::kCamera);
+  // The same with the frame's capture time already mapped to call time.
+  Status push_video_packet(std::string_view participant_id, VideoCodec codec, std::span<const uint8_t> data,
+                           MediaTime timestamp, VideoTrack track = VideoTrack::kCamera);
 
   SessionStats stats() const;
 

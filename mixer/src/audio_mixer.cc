@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -25,7 +26,8 @@ namespace {
 // Container timestamps are often rounded to 1 ms; frames this close to where the previous
 // one ended are contiguous and placed exactly where it ended.
 constexpr int kContiguityToleranceMs = 2;
-constexpr int kMaxPlanarChannels = 64;
+// Float input beyond this (+6 dBFS) is clamped to it; see AudioMixer::Impl::sanitized.
+constexpr double kMaxInputLevel = 2.0;
 
 // Drift control (see MixerConfig::drift_correction). A proportional controller: the
 // smoothed placement error, in output samples, is corrected over kDriftHorizonSamples,
@@ -165,19 +167,20 @@ struct AudioMixer::Impl {
       }
     }
 
-    const uint8_t* const* input = data;
-    std::array<const uint8_t*, kMaxPlanarChannels> shifted{};
+    const uint8_t* const* source = sanitized(s, format, data, nb_samples);
+    const uint8_t* const* input = source;
+    std::array<const uint8_t*, kMaxChannels> shifted{};
     if (skip > 0) {
       const int channels = format.layout->nb_channels;
       const int bytes = av_get_bytes_per_sample(format.sample_format);
       if (av_sample_fmt_is_planar(format.sample_format)) {
-        if (channels > kMaxPlanarChannels) {
+        if (channels > kMaxChannels) {
           throw Error("audio of participant " + s.name + ": too many channels to trim (" +
                       std::to_string(channels) + ")");
         }
-        for (int c = 0; c < channels; ++c) shifted[static_cast<size_t>(c)] = data[c] + skip * bytes;
+        for (int c = 0; c < channels; ++c) shifted[static_cast<size_t>(c)] = source[c] + skip * bytes;
       } else {
-        shifted[0] = data[0] + skip * bytes * channels;
+        shifted[0] = source[0] + skip * bytes * channels;
       }
       input = shifted.data();
     }
@@ -188,8 +191,58 @@ struct AudioMixer::Impl {
     if (config.drift_correction) update_drift_stats(s);
   }
 
+  // Float audio can hold what no decoder should give: NaN, infinity, values far beyond
+  // full scale. One such sample would stay in the resampler's filter and set the
+  // limiter's gain to NaN, silencing (or deafening) everyone for the rest of the call.
+  // So a float frame holding any is copied with them silenced (NaN, infinity) or
+  // clamped (beyond kMaxInputLevel), counted on its source, before conversion.
+  template <typename T>
+  static bool clean(const uint8_t* plane, int count) {
+    const T* x = reinterpret_cast<const T*>(plane);
+    bool ok = true;
+    for (int i = 0; i < count; ++i) ok &= std::fabs(x[i]) <= T(kMaxInputLevel);  // false for NaN
+    return ok;
+  }
+  template <typename T>
+  static int64_t fix(uint8_t* plane, int count) {
+    T* x = reinterpret_cast<T*>(plane);
+    int64_t fixed = 0;
+    for (int i = 0; i < count; ++i) {
+      if (std::fabs(x[i]) <= T(kMaxInputLevel)) continue;
+      x[i] = std::isnan(x[i]) || std::isinf(x[i]) ? T(0) : std::copysign(T(kMaxInputLevel), x[i]);
+      ++fixed;
+    }
+    return fixed;
+  }
+  const uint8_t* const* sanitized(Source& s, const InputFormat& format, const uint8_t* const* data, int nb_samples) {
+    const AVSampleFormat packed = av_get_packed_sample_fmt(format.sample_format);
+    if (packed != AV_SAMPLE_FMT_FLT && packed != AV_SAMPLE_FMT_DBL) return data;
+    const bool is_double = packed == AV_SAMPLE_FMT_DBL;
+    const int channels = format.layout->nb_channels;
+    const bool planar = av_sample_fmt_is_planar(format.sample_format);
+    const int planes = planar ? channels : 1;
+    const int per_plane = planar ? nb_samples : nb_samples * channels;
+    bool all_clean = true;
+    for (int p = 0; p < planes && all_clean; ++p) {
+      all_clean = is_double ? clean<double>(data[p], per_plane) : clean<float>(data[p], per_plane);
+    }
+    if (all_clean) return data;
+    const size_t plane_bytes = static_cast<size_t>(per_plane) * (is_double ? sizeof(double) : sizeof(float));
+    if (scratch.size() < plane_bytes * static_cast<size_t>(planes)) scratch.resize(plane_bytes * static_cast<size_t>(planes));
+    scratch_planes.resize(static_cast<size_t>(planes));
+    for (int p = 0; p < planes; ++p) {
+      uint8_t* copy = scratch.data() + plane_bytes * static_cast<size_t>(p);
+      std::memcpy(copy, data[p], plane_bytes);
+      s.stats.samples_invalid += is_double ? fix<double>(copy, per_plane) : fix<float>(copy, per_plane);
+      scratch_planes[static_cast<size_t>(p)] = copy;
+    }
+    return scratch_planes.data();
+  }
+
   MixerConfig config;
   std::vector<std::unique_ptr<Source>> sources;
+  std::vector<uint8_t> scratch;                // sanitized copies; grows to the largest frame
+  std::vector<const uint8_t*> scratch_planes;
   int64_t next_sample = 0;
   // The mixing bus: allocated once with the mixer, aligned for vector loads.
   Eigen::Array<float, kFrameSamples, 1> bus;

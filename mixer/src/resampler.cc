@@ -1,5 +1,7 @@
 #include "resampler.h"
 
+#include <array>
+
 #include "callrec/core/error.h"
 #include "callrec/mixer/audio_mixer.h"
 
@@ -19,39 +21,74 @@ bool Resampler::format_changed(const InputFormat& format) const {
          av_channel_layout_compare(format.layout, &input_layout_) != 0;
 }
 
+namespace {
+
+// An SwrContext converting `layout` (with `channels` channels) to 16 kHz mono float.
+// `average` mixes every channel in with the same weight (a layout without a standard
+// order, for which libswresample has no downmix of its own).
+int make_context(av::SwrPtr& out, const AVChannelLayout& layout, AVSampleFormat format, int rate_hz, bool average,
+                 bool allow_compensation) {
+  AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+  AVChannelLayout in = layout;  // a shallow copy: FFmpeg 5.1 takes the layouts non-const, and copies them
+  SwrContext* raw = nullptr;
+  int r = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_FLT, kOutputRateHz, &in, format, rate_hz, 0, nullptr);
+  av::SwrPtr swr(raw);
+  if (r < 0) return r;
+  if (average) {
+    std::array<double, kMaxChannels> matrix{};
+    matrix.fill(1.0 / layout.nb_channels);
+    if ((r = swr_set_matrix(swr.get(), matrix.data(), layout.nb_channels)) < 0) return r;
+  } else {
+    // Normalise the downmix so the coefficients of each output sum to at most 1: a tone
+    // present in every channel keeps its level, and a full-scale 5.1 source cannot clip.
+    if ((r = av_opt_set_double(swr.get(), "rematrix_maxval", 1.0, 0)) < 0) return r;
+  }
+  if (allow_compensation && (r = av_opt_set_int(swr.get(), "swr_flags", SWR_FLAG_RESAMPLE, 0)) < 0) return r;
+  if ((r = swr_init(swr.get())) < 0) return r;
+  out = std::move(swr);
+  return 0;
+}
+
+}  // namespace
+
 void Resampler::configure(const InputFormat& format, bool allow_compensation) {
   const std::string what = "audio of participant " + source_name_;
-  if (format.sample_rate_hz <= 0 || format.layout == nullptr || format.layout->nb_channels <= 0) {
-    throw Error(what + ": cannot convert audio with sample rate " + std::to_string(format.sample_rate_hz) +
-                " Hz and " + std::to_string(format.layout ? format.layout->nb_channels : 0) + " channels");
+  const int channels = format.layout ? format.layout->nb_channels : 0;
+  if (format.sample_rate_hz <= 0 || channels <= 0 || channels > kMaxChannels ||
+      av_get_bytes_per_sample(format.sample_format) <= 0) {
+    const char* name = av_get_sample_fmt_name(format.sample_format);
+    throw Error(what + ": cannot convert audio with sample rate " + std::to_string(format.sample_rate_hz) + " Hz, " +
+                std::to_string(channels) + " channels and sample format " + (name ? name : "unknown") +
+                " (1 to " + std::to_string(kMaxChannels) + " channels)");
   }
-  av_channel_layout_uninit(&input_layout_);
-  check_av(av_channel_layout_copy(&input_layout_, format.layout), what + ": copying the channel layout");
-  // Decoders sometimes only know the channel count; give it the default layout so the
-  // downmix matrix can be built.
+  // Decoders sometimes only know the channel count: the standard layout of that count
+  // gets libswresample's downmix; a count without one (9, 32, 64 channels), or a layout
+  // libswresample has no downmix for, gets every channel at the same weight.
   AVChannelLayout in_layout{};
-  if (input_layout_.order == AV_CHANNEL_ORDER_UNSPEC) {
-    av_channel_layout_default(&in_layout, input_layout_.nb_channels);
+  if (format.layout->order == AV_CHANNEL_ORDER_UNSPEC) {
+    av_channel_layout_default(&in_layout, channels);
   } else {
-    check_av(av_channel_layout_copy(&in_layout, &input_layout_), what + ": copying the channel layout");
+    check_av(av_channel_layout_copy(&in_layout, format.layout), what + ": copying the channel layout");
   }
-  AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-  SwrContext* raw = nullptr;
-  const int alloc_result = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_FLT, kOutputRateHz, &in_layout,
-                                               format.sample_format, format.sample_rate_hz, 0, nullptr);
+  av::SwrPtr swr;
+  int r = -1;
+  if (in_layout.order != AV_CHANNEL_ORDER_UNSPEC) {
+    r = make_context(swr, in_layout, format.sample_format, format.sample_rate_hz, false, allow_compensation);
+  }
   av_channel_layout_uninit(&in_layout);
-  av::SwrPtr swr(raw);
-  check_av(alloc_result, what + ": setting up the resampler");
-  // Normalise the downmix so the coefficients of each output sum to at most 1: a tone
-  // present in every channel keeps its level, and a full-scale 5.1 source cannot clip.
-  check_av(av_opt_set_double(swr.get(), "rematrix_maxval", 1.0, 0), what + ": setting the downmix");
-  if (allow_compensation) {
-    check_av(av_opt_set_int(swr.get(), "swr_flags", SWR_FLAG_RESAMPLE, 0), what + ": enabling drift compensation");
+  if (r < 0) {
+    const AVChannelLayout unordered{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = channels, .u = {.mask = 0}};
+    r = make_context(swr, unordered, format.sample_format, format.sample_rate_hz, true, allow_compensation);
   }
-  check_av(swr_init(swr.get()), what + ": initialising the resampler for " + std::to_string(format.sample_rate_hz) +
-                                    " Hz " + (av_get_sample_fmt_name(format.sample_format)
-                                                  ? av_get_sample_fmt_name(format.sample_format)
-                                                  : "unknown-format"));
+  check_av(r, what + ": initialising the resampler for " + std::to_string(format.sample_rate_hz) + " Hz " +
+                  std::to_string(channels) + " channels " +
+                  (av_get_sample_fmt_name(format.sample_format) ? av_get_sample_fmt_name(format.sample_format)
+                                                                 : "unknown-format"));
+  // Committed only now: a format that fails leaves the resampler as it was.
+  AVChannelLayout kept{};
+  check_av(av_channel_layout_copy(&kept, format.layout), what + ": copying the channel layout");
+  av_channel_layout_uninit(&input_layout_);
+  input_layout_ = kept;
   swr_ = std::move(swr);
   input_rate_hz_ = format.sample_rate_hz;
   input_format_ = format.sample_format;

@@ -23,6 +23,10 @@ extern "C" {
 
 namespace callrec::mixer {
 
+// Most channels one input may have (libswresample's limit): a layout libswresample
+// knows is downmixed its way, any other is averaged.
+inline constexpr int kMaxChannels = 64;
+
 struct InputFormat {
   int sample_rate_hz = 0;
   AVSampleFormat sample_format = AV_SAMPLE_FMT_NONE;
@@ -39,7 +43,9 @@ class Resampler {
   // True when `format` differs from the one the context was built for (or none is).
   bool format_changed(const InputFormat& format) const;
   // Builds the context for `format`. `allow_compensation` forces the resampling path
-  // even when rates match, so that set_compensation() can stretch time.
+  // even when rates match, so that set_compensation() can stretch time. Throws
+  // callrec::Error naming the source when the format cannot be converted; the
+  // resampler is then left as it was.
   void configure(const InputFormat& format, bool allow_compensation);
   bool configured() const { return swr_ != nullptr; }
   int input_rate_hz() const { return input_rate_hz_; }

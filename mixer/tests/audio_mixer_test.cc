@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -336,6 +337,93 @@ TEST(AudioMixerTest, UnconvertibleFrameThrowsNamingTheSource) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("jon"), std::string::npos) << e.what();
   }
+}
+
+// Channel counts without a standard layout (9, 32, 63, 64: a decoder or a backend that
+// only counts channels) are mixed with every channel at the same weight, so a tone in
+// every channel keeps its level and one in a single channel is 1/n of it.
+TEST(AudioMixerTest, AnyChannelCountUpToSixtyFourIsMixedAtItsLevel) {
+  for (const int n : {9, 32, 63, 64}) {
+    AudioMixer mixer;
+    const SourceId all = mixer.add_source("all");
+    const AVChannelLayout unspec{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = n, .u = {.mask = 0}};
+    push_signal(mixer, all, 48000, unspec, AV_SAMPLE_FMT_FLTP, 0, 48000, 960, sine(1000, 0.25, 48000));
+    const auto out = mix_until(mixer, kOutputRateHz);
+    EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 1600, 12800), 1000) / 0.25), 0.0, 0.2) << n << " channels";
+  }
+  AudioMixer mixer;
+  const SourceId one = mixer.add_source("one");
+  const AVChannelLayout nine{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = 9, .u = {.mask = 0}};
+  auto frame = make_frame(48000, nine, AV_SAMPLE_FMT_FLTP, 48000, 0, sine(1000, 0.45, 48000));
+  for (int c = 1; c < 9; ++c) std::fill_n(reinterpret_cast<float*>(frame->extended_data[c]), 48000, 0.0f);
+  mixer.push(one, *frame, MediaTime::from_ms(0));
+  const auto out = mix_until(mixer, kOutputRateHz);
+  EXPECT_NEAR(goertzel_amplitude(window(out, 1600, 12800), 1000), 0.05, 0.002) << "one channel of nine";
+}
+
+// One source sending NaN, infinities and absurd levels in float audio must not poison
+// the mix: those samples are silenced or clamped (and counted) before the resampler and
+// the limiter, whose state would otherwise carry them to everyone for good.
+TEST(AudioMixerTest, NonFiniteFloatAudioCostsOnlyItsOwnSamples) {
+  for (const AVSampleFormat format : {AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_DBL}) {
+    AudioMixer mixer;
+    const SourceId good = mixer.add_source("good");
+    const SourceId bad = mixer.add_source("bad");
+    push_signal(mixer, good, 48000, kMono, AV_SAMPLE_FMT_FLT, 0, 96000, 960, sine(1000, 0.25, 48000), false);
+    int64_t poisoned = 0;
+    for (int64_t at = 0; at < 96000; at += 960) {
+      auto frame = make_frame(48000, kStereo, format, 960, at, sine(300, 0.25, 48000));
+      const bool planar = av_sample_fmt_is_planar(format);
+      for (int i = 0; i < 960; i += 7) {
+        const double v = i % 3 == 0 ? std::nan("") : i % 3 == 1 ? INFINITY : -INFINITY;
+        if (format == AV_SAMPLE_FMT_DBL) {
+          reinterpret_cast<double*>(frame->extended_data[0])[2 * i] = v;
+        } else {
+          reinterpret_cast<float*>(frame->extended_data[0])[planar ? i : 2 * i] = static_cast<float>(v);
+        }
+        ++poisoned;
+      }
+      mixer.push(bad, *frame, MediaTime::from_us(at * 1'000'000 / 48000));
+    }
+    const auto out = mix_until(mixer, 2 * kOutputRateHz);
+    for (const float v : out) ASSERT_TRUE(std::isfinite(v) && v >= -1.0f && v <= 1.0f);
+    EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 8000, 16000), 1000) / 0.25), 0.0, 0.5)
+        << av_get_sample_fmt_name(format) << ": the good source is heard as it was";
+    EXPECT_EQ(mixer.stats(bad).samples_invalid, poisoned);
+    EXPECT_EQ(mixer.stats(good).samples_invalid, 0);
+  }
+  // Absurd levels are clamped to +6 dBFS (the limiter then does what it does for any
+  // loud talker) and counted.
+  AudioMixer mixer;
+  const SourceId loud = mixer.add_source("loud");
+  auto frame = make_frame(48000, kMono, AV_SAMPLE_FMT_FLT, 960, 0, [](int64_t i) { return i % 2 ? 1e30 : -3e38; });
+  mixer.push(loud, *frame, MediaTime::from_ms(0));
+  for (const float v : mix_until(mixer, kOutputRateHz)) ASSERT_TRUE(std::isfinite(v) && v >= -1.0f && v <= 1.0f);
+  EXPECT_EQ(mixer.stats(loud).samples_invalid, 960);
+}
+
+// Beyond 64 channels (libswresample's limit) a frame is refused, naming the source, and
+// the source goes on with its next frame as if the refused one never came.
+TEST(AudioMixerTest, RefusedFrameLeavesTheSourceAsItWas) {
+  AudioMixer mixer;
+  const SourceId id = mixer.add_source("eve");
+  push_signal(mixer, id, 48000, kStereo, AV_SAMPLE_FMT_S16, 0, 24000, 960, sine(1000, 0.25, 48000), false);
+  const AVChannelLayout wide{.order = AV_CHANNEL_ORDER_UNSPEC, .nb_channels = 65, .u = {.mask = 0}};
+  auto frame = make_frame(48000, wide, AV_SAMPLE_FMT_FLTP, 960, 0, sine(1000, 0.25, 48000));
+  try {
+    mixer.push(id, *frame, MediaTime::from_ms(500));
+    FAIL() << "65 channels were taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("eve"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("65 channels"), std::string::npos) << e.what();
+  }
+  push_signal(mixer, id, 48000, kStereo, AV_SAMPLE_FMT_S16, 500'000, 24000, 960,
+              [](int64_t i) { return 0.25 * std::sin(2 * M_PI * 1000 * double(i + 24000) / 48000); }, false);
+  mixer.flush(id);
+  const SourceStats st = mixer.stats(id);
+  EXPECT_EQ(st.gaps_filled, 0) << "the audio after the refused frame continues it";
+  const auto out = mix_until(mixer, kOutputRateHz);
+  EXPECT_NEAR(to_db(goertzel_amplitude(window(out, 1600, 12800), 1000) / 0.25), 0.0, 0.2);
 }
 
 // flush() lets the resampler go (a call through many files flushes one source per file);

@@ -1,4 +1,4 @@
-// The JSON documents of CONTRACT §1.3 (chunk metadata) and §1.4 (notification).
+// The JSON documents of docs/contract.md: "Chunk metadata" and "Notification".
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,9 @@
 // while the engine's thread decodes, mixes and composes period k + 1: on two cores
 // the two halves of the work overlap instead of taking turns.
 //
-// A job's result (or the exception it threw) comes back through its future. Destroying
+// A job's result (or the exception it threw) comes back through its future. A job runs
+// under the log sink of the thread that submitted it (callrec/core/log.h), so libav's
+// lines from the encoder reach the session or render they belong to. Destroying
 // the worker drops the jobs not yet started (their futures report broken_promise) and
 // waits for the running one.
 //
@@ -18,6 +20,7 @@
 #include <utility>
 
 #include "callrec/core/denormals.h"
+#include "callrec/core/log.h"
 
 namespace callrec::muxer {
 
@@ -47,7 +50,7 @@ class SerialWorker {
     std::future<Result> result = job.get_future();
     {
       const std::lock_guard lock(mutex_);
-      jobs_.push_back(std::move(job));
+      jobs_.push_back({std::move(job), current_log_sink()});
     }
     wake_.notify_one();
     return result;
@@ -57,21 +60,27 @@ class SerialWorker {
   void run() {
     const ScopedFlushDenormals flush_denormals;  // the encoders' float arithmetic
     while (true) {
-      Job job;
+      Queued next;
       {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
         if (stopping_) return;
-        job = std::move(jobs_.front());
+        next = std::move(jobs_.front());
         jobs_.pop_front();
       }
-      job();  // a throwing job stores its exception in the future
+      const ScopedLogSink log_scope(next.log_sink);
+      next.job();  // a throwing job stores its exception in the future
     }
   }
 
+  struct Queued {
+    Job job;
+    const LogSink* log_sink = nullptr;  // the submitter's; outlives the job (it is the session's)
+  };
+
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Job> jobs_;
+  std::deque<Queued> jobs_;
   bool stopping_ = false;
   std::thread thread_;  // last: starts after the members it uses exist
 };

@@ -1,6 +1,13 @@
 #include "callrec/muxer/recovery.h"
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <random>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "callrec/muxer/recording_writer.h"
 #include "muxer_test_support.h"
@@ -118,9 +125,12 @@ TEST_P(TruncatedRecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
     std::filesystem::copy(original.path(), dir.path(), std::filesystem::copy_options::recursive);
     std::filesystem::resize_file(dir.path() / part.filename(), cut);
 
-    const std::optional<nlohmann::json> notification = recover_recording(dir.path());
+    const RecoveryReport report = recover_recording(dir.path());
+    ASSERT_EQ(report.outcome, RecoveryReport::Outcome::kRecovered);
+    const std::optional<nlohmann::json>& notification = report.notification;
     ASSERT_TRUE(notification.has_value());
     EXPECT_EQ(read_json(dir.path() / "recording.json"), *notification);
+    EXPECT_EQ(report.recording_id, "rec");
     const auto& data = (*notification)["data"];
     EXPECT_EQ(data["sessionEndReason"], kRecoveredSessionEndReason);
     const auto& chunks = data["recordingStorageInfo"]["recordingChunks"];
@@ -177,7 +187,7 @@ TEST_P(TruncatedRecoveryTest, RecoversTruncatedChunksAndCompletesTheRecording) {
       EXPECT_NE(e.path().filename().string().front(), '.') << "left behind: " << e.path();
     }
     // A second recovery has nothing to do.
-    EXPECT_FALSE(recover_recording(dir.path()).has_value());
+    EXPECT_EQ(recover_recording(dir.path()).outcome, RecoveryReport::Outcome::kAlreadyComplete);
   }
 }
 
@@ -207,11 +217,13 @@ TEST(RecoveryTest, RecoversWhenSeveralChunksAreUnfinished) {
         writer.write_period(source.canvas(), source.audio());
       }
     }
-    const std::optional<nlohmann::json> notification = recover_recording(dir.path());
-    if (!notification) {  // nothing had reached the disk yet
+    const RecoveryReport report = recover_recording(dir.path());
+    const std::optional<nlohmann::json>& notification = report.notification;
+    if (report.outcome == RecoveryReport::Outcome::kNothingRecoverable) {  // nothing had reached the disk yet
       EXPECT_TRUE(files_with_extension(dir.path(), ".mp4").empty());
       continue;
     }
+    ASSERT_EQ(report.outcome, RecoveryReport::Outcome::kRecovered);
     ++recovered;
     const auto& chunks = (*notification)["data"]["recordingStorageInfo"]["recordingChunks"];
     const auto mp4s = files_with_extension(dir.path(), ".mp4");
@@ -229,6 +241,166 @@ TEST(RecoveryTest, RecoversWhenSeveralChunksAreUnfinished) {
   EXPECT_GE(max_chunks, 4u) << "the budget should make many small chunks";
 }
 
+// Every file of a folder, name -> contents.
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(e.path(), std::ios::binary);
+    files[e.path().filename().string()] = std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  return files;
+}
+
+void write_file(const std::filesystem::path& path, const std::string& contents) {
+  std::ofstream(path, std::ios::binary) << contents;
+}
+
+// Files another program (or the user) keeps in the folder, some named the way callrec
+// names its temporaries: none of them is callrec's to touch.
+const std::map<std::string, std::string> kForeignFiles = {
+    {".mine.mp4.part", "someone's download"},
+    {".cache.tmp", "an editor's swap"},
+    {".abc.mp4.tmp", "a remux in progress elsewhere"},
+    {".notes.json.tmp", "{}"},
+    {"..notes.state.json.tmp", "{"},
+    {".other.state.json", R"({"state": "someone else's"})"},
+    // Named like a chunk state file, but not one (another recording's token, no state).
+    {".0123456789abcdef0123456789abcdef-000000.state.json", "not json"},
+    {".0123456789abcdef0123456789abcdef-000000.mp4.part", "not ours either"},
+    {"clip.mp4", "a user's video"},
+    {"notes.txt", "minutes of the call"},
+};
+
+bool mentions(const std::vector<std::string>& lines, const std::string& text) {
+  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; });
+}
+
+// A folder that holds no recording: recovery says so and changes nothing (it used to
+// delete ".mine.mp4.part" and ".cache.tmp" on the way).
+TEST(RecoveryTest, FolderOfForeignFilesIsLeftUntouched) {
+  TempDir dir;
+  for (const auto& [name, contents] : kForeignFiles) write_file(dir.path() / name, contents);
+  const auto before = snapshot(dir.path());
+
+  const RecoveryReport report = recover_recording(dir.path());
+  EXPECT_EQ(report.outcome, RecoveryReport::Outcome::kNoRecording);
+  EXPECT_FALSE(report.notification.has_value());
+  EXPECT_TRUE(report.removed.empty());
+  EXPECT_EQ(snapshot(dir.path()), before);
+  // The files only named like state files are reported as not being callrec's.
+  EXPECT_TRUE(mentions(report.findings, ".other.state.json: not a callrec chunk state file"));
+  EXPECT_TRUE(mentions(report.findings,
+                       ".0123456789abcdef0123456789abcdef-000000.state.json: not a callrec chunk state file"));
+}
+
+// A recording that failed (or was killed) before its first fragment reached the disk:
+// a state file and a chunk with its header and no media. Recovery names the recording
+// and the chunk and why nothing can be recovered, and changes nothing (it used to delete
+// both files and report "not an interrupted recording (no chunk state file)").
+TEST(RecoveryTest, RecordingThatFailedEarlyIsReportedAndKept) {
+  TempDir dir;
+  {
+    FakeAnnotator annotator;
+    RecordingWriter writer(make_config(dir.path(), /*bframes=*/0), annotator);
+    PeriodSource source(0.0);
+    for (int k = 0; k < 2; ++k) {  // a quarter of a second: no fragment yet
+      source.fill(k);
+      writer.write_period(source.canvas(), source.audio());
+    }
+  }  // destroyed without finish(): what an early failure leaves
+  const std::filesystem::path part = find_part(dir.path());
+  ASSERT_FALSE(part.empty());
+  for (const auto& [name, contents] : kForeignFiles) write_file(dir.path() / name, contents);
+  const std::string id = part.filename().string().substr(1, part.filename().string().size() - 10);
+  ASSERT_TRUE(std::filesystem::exists(dir.path() / ("." + id + ".state.json")));
+  const auto before = snapshot(dir.path());
+
+  for (int run = 0; run < 2; ++run) {  // the same answer every time
+    const RecoveryReport report = recover_recording(dir.path());
+    EXPECT_EQ(report.outcome, RecoveryReport::Outcome::kNothingRecoverable);
+    EXPECT_EQ(report.recording_id, "rec");
+    EXPECT_EQ(report.call_id, "crash-call");
+    EXPECT_TRUE(mentions(report.findings, "chunk 0 (" + id + "): ." + id + ".mp4.part (")) << ::testing::PrintToString(report.findings);
+    EXPECT_TRUE(mentions(report.findings, "holds no complete second of media")) << ::testing::PrintToString(report.findings);
+    EXPECT_TRUE(report.removed.empty());
+    EXPECT_EQ(snapshot(dir.path()), before) << "recovery changed the folder";
+  }
+
+  // Cut inside its header (killed while the chunk's file was being created): the same.
+  std::filesystem::resize_file(part, 20);
+  const RecoveryReport cut = recover_recording(dir.path());
+  EXPECT_EQ(cut.outcome, RecoveryReport::Outcome::kNothingRecoverable);
+  EXPECT_TRUE(mentions(cut.findings, "is cut inside its header")) << ::testing::PrintToString(cut.findings);
+  EXPECT_TRUE(std::filesystem::exists(part));
+}
+
+// A real interrupted recording among foreign files: the recording is completed and its
+// own temporaries go; every foreign file stays as it was.
+TEST(RecoveryTest, RecoveryRemovesOnlyTheRecordingsOwnFiles) {
+  TempDir dir;
+  write_interrupted_recording(dir.path(), /*bframes=*/0);
+  const std::filesystem::path part = find_part(dir.path());
+  ASSERT_FALSE(part.empty());
+  const std::string id = part.filename().string().substr(1, part.filename().string().size() - 10);
+  // Temporaries a crash can leave, named after the recording's chunks: an atomic write
+  // cut short, the next chunk's state file being written.
+  const std::string first_id = id.substr(0, 33) + "000000";
+  write_file(dir.path() / ("." + first_id + ".json.tmp"), "{\"half\": ");
+  const std::string next_id = id.substr(0, 33) + "000002";
+  // (write_file_atomically's temporary of ".<id>.state.json" is "..<id>.state.json.tmp").
+  write_file(dir.path() / (".." + next_id + ".state.json.tmp"), "{");
+  for (const auto& [name, contents] : kForeignFiles) write_file(dir.path() / name, contents);
+
+  const RecoveryReport report = recover_recording(dir.path());
+  ASSERT_EQ(report.outcome, RecoveryReport::Outcome::kRecovered);
+  EXPECT_TRUE(mentions(report.findings, "chunk 1 (" + id + "): recovered ")) << ::testing::PrintToString(report.findings);
+  std::set<std::string> removed;
+  for (const auto& path : report.removed) removed.insert(path.filename().string());
+  EXPECT_EQ(removed, (std::set<std::string>{"." + id + ".mp4.part", "." + id + ".state.json", "." + first_id + ".json.tmp",
+                                            ".." + next_id + ".state.json.tmp"}));
+  const auto after = snapshot(dir.path());
+  for (const auto& [name, contents] : kForeignFiles) {
+    ASSERT_EQ(after.count(name), 1u) << name << " was removed";
+    EXPECT_EQ(after.at(name), contents) << name << " was changed";
+  }
+  for (const auto& [name, contents] : after) {
+    if (name.front() == '.') {
+      EXPECT_EQ(kForeignFiles.count(name), 1u) << "left behind: " << name;
+    }
+  }
+}
+
+// State files of two recordings in one folder: which one to complete is not recovery's
+// to guess; it refuses and changes nothing.
+TEST(RecoveryTest, StateFilesOfTwoRecordingsAreRefused) {
+  TempDir first, second;
+  write_interrupted_recording(first.path(), /*bframes=*/0);
+  {
+    FakeAnnotator annotator;
+    RecordingConfig config = make_config(second.path(), /*bframes=*/0);
+    config.recording_id = "other-rec";
+    RecordingWriter writer(config, annotator);
+    PeriodSource source(0.0);
+    source.fill(0);
+    writer.write_period(source.canvas(), source.audio());
+  }
+  for (const auto& e : std::filesystem::directory_iterator(second.path())) {
+    if (e.path().filename().string().ends_with(".state.json"))
+      std::filesystem::copy_file(e.path(), first.path() / e.path().filename());
+  }
+  const auto before = snapshot(first.path());
+  try {
+    recover_recording(first.path());
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("2 recordings"), std::string::npos) << what;
+    EXPECT_NE(what.find("other-rec"), std::string::npos) << what;
+    EXPECT_NE(what.find("nothing was changed"), std::string::npos) << what;
+  }
+  EXPECT_EQ(snapshot(first.path()), before);
+}
+
 TEST(RecoveryTest, FinishedRecordingNeedsNoRecovery) {
   TempDir dir;
   FakeAnnotator annotator;
@@ -241,7 +413,9 @@ TEST(RecoveryTest, FinishedRecordingNeedsNoRecovery) {
     }
     writer.finish("CallEnded");
   }
-  EXPECT_FALSE(recover_recording(dir.path()).has_value());
+  const RecoveryReport report = recover_recording(dir.path());
+  EXPECT_EQ(report.outcome, RecoveryReport::Outcome::kAlreadyComplete);
+  EXPECT_TRUE(report.removed.empty());
   EXPECT_EQ(read_json(dir.path() / "recording.json")["data"]["sessionEndReason"], "CallEnded");
 }
 

@@ -3,8 +3,10 @@
 // camera, Bob PCM (660 Hz) without video — with a short pause; the recording lands in
 // OUTDIR. Prints each event.
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -39,7 +41,15 @@ int main(int argc, char** argv) {
                                   std::fprintf(stderr, "error: %s\n", e.message.c_str());
                                   break;
                               }
-                            }});
+                            },
+                            // FFmpeg's warnings and callrec's own, routed where the
+                            // backend logs; without this they are dropped.
+                            .log = {.callback =
+                                        [](callrec::LogLevel level, std::string_view line) {
+                                          std::fprintf(stderr, "%s: %.*s\n", callrec::to_string(level),
+                                                       static_cast<int>(line.size()), line.data());
+                                        },
+                                    .level = callrec::LogLevel::kWarning}});
   const auto started = session.start("backend-start");
   if (!started.status) {
     std::fprintf(stderr, "start: %s\n", started.status.message().c_str());

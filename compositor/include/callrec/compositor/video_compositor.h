@@ -11,6 +11,7 @@
 // thread); it is not internally synchronised.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,9 +28,6 @@ inline constexpr Size kCanvas{1920, 1080};
 
 using ParticipantId = int;
 
-inline constexpr const char* kDefaultPlaceholderFont =
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";  // Debian fonts-dejavu-core
-
 // Optional tuning; the defaults are the product behaviour.
 struct CompositorConfig {
   Size canvas = kCanvas;
@@ -45,9 +43,10 @@ struct CompositorConfig {
   // Frames kept per participant ahead of compose time; beyond this the oldest are
   // dropped (bounds memory when a source is read far ahead).
   int max_queued_frames = 120;
-  // TrueType font for the placeholder initials. Loaded on first use; a missing font
-  // is a callrec::Error then.
-  std::string placeholder_font_path = kDefaultPlaceholderFont;
+  // Font file for the placeholder initials; empty: a bold sans-serif font found through
+  // fontconfig. Loaded on first use; without a usable font, placeholders show their
+  // colour alone (a warning goes to the log sink), never an error.
+  std::string placeholder_font_path;
 };
 
 class VideoCompositor {
@@ -67,8 +66,16 @@ class VideoCompositor {
 
   // A decoded picture of any size and pixel format, shown at call time `pts`.
   // Frames of one participant are pushed in pts order. The frame is referenced or
-  // copied; the caller may reuse it after the call.
+  // copied; the caller may reuse it after the call. A picture the compositor cannot
+  // show (picture_problem()) is refused with a callrec::Error naming the participant,
+  // here and not at compose time, so it never costs the other participants their tiles.
   void push_frame(ParticipantId id, const AVFrame& frame, MediaTime pts);
+
+  // Why `frame` cannot be composed, or nullopt: no size or larger than kMaxPictureSide,
+  // a hardware surface (VAAPI, CUDA, ...: it must be transferred to memory first), a
+  // pixel format swscale cannot read, a missing plane. Cheap; any thread.
+  static std::optional<std::string> picture_problem(const AVFrame& frame);
+  static constexpr int kMaxPictureSide = 16384;
   // No more frames are coming for this participant's current video (stream ended).
   // After its last frame it shows the placeholder (while still in the grid).
   // A later push_frame starts a new video (rejoin with camera). The last frame lasts
@@ -93,11 +100,21 @@ class VideoCompositor {
 
   // Participants shown by the last compose(), in tile order (for tests and metadata).
   std::vector<ParticipantId> visible_participants() const;
+  // Whether the last compose() had a picture of this participant (or share) to show at
+  // its time, shown or hidden; false: the placeholder (no picture within the stall
+  // timeout, or the video ended). For the recording's activity metadata.
+  bool shows_picture(ParticipantId id) const;
 
   // Paints the canvas for call time `t`. The returned frame (yuv420p, canvas size)
   // stays owned by the compositor and valid until the next compose(); callers that
-  // keep it must av_frame_ref it.
+  // keep it must av_frame_ref it. A picture that fails to paint (scaling refused) shows
+  // the participant's placeholder instead and is reported through take_problems().
   const AVFrame& compose(MediaTime t);
+
+  // Pictures that failed to paint since the last call, one line each (the first few;
+  // paint_failures() counts them all).
+  std::vector<std::string> take_problems();
+  int64_t paint_failures() const;
 
  private:
   struct Impl;

@@ -1,4 +1,5 @@
-// The call manifest (CONTRACT §2): what to render, parsed and validated.
+// The call manifest (docs/contract.md, "The call manifest"): what to render, parsed and
+// validated. Strict: a key the contract does not name is an error naming its path.
 #pragma once
 
 #include <cstdint>

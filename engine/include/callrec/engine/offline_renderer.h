@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callrec/core/log.h"
 #include "callrec/engine/manifest.h"
 #include "callrec/muxer/recording_writer.h"
 
@@ -19,6 +20,10 @@ struct RenderProgress {
   int64_t call_us;                          // how far into the call the render is
   std::optional<int64_t> call_end_us;       // where it will end, when known or estimated
   int64_t output_us;                        // media written so far
+  // call_end_us is an estimate: no stop in the timeline and an input whose container
+  // states no duration (a live WebM capture, as browsers' MediaRecorder writes), whose
+  // end is extrapolated from how far into the file reading has come.
+  bool call_end_estimated = false;
 };
 
 struct RenderOptions {
@@ -29,6 +34,10 @@ struct RenderOptions {
   std::function<void(const RenderProgress&)> on_progress;
   // Measure the CPU time of each stage (RenderResult::stage_cpu_ms).
   bool measure_stages = false;
+  // Where libav's log lines (and callrec's own diagnostics) of this render go: a
+  // callback and a level (callrec/core/log.h). Without a callback they are dropped;
+  // nothing is written to stderr.
+  LogSink log;
 };
 
 struct RenderResult {

@@ -57,6 +57,8 @@ struct SourceStats {
   int64_t packets_lost = 0;     // inferred from timestamp gaps, concealed by PLC/FEC
   int64_t packets_corrupt = 0;  // rejected by libopus, or empty; concealed
   int64_t packets_discarded = 0;  // duplicates or reordered packets behind the output
+  // Float samples that were NaN or infinite (silenced) or beyond +6 dBFS (clamped).
+  int64_t samples_invalid = 0;
 };
 
 using SourceId = int;
@@ -73,13 +75,18 @@ class AudioMixer {
   // The source stops contributing; buffered audio is discarded.
   void remove_source(SourceId id);
 
-  // Decoded audio in any sample rate (8-48 kHz), channel layout and sample format.
+  // Decoded audio in any sample rate (8-48 kHz; up to 384 kHz works), sample format and
+  // channel layout of 1 to 64 channels: a standard layout is downmixed as libswresample
+  // does, any other (a count with no standard layout, such as 9 or 64, or a layout
+  // without a known order) with every channel at the same weight.
+  // Float samples that are NaN, infinite or beyond +6 dBFS are silenced or clamped (and
+  // counted): they would otherwise poison the resampler and the limiter for everyone.
   // `start` is the call time of the frame's first sample. Frames of one source are
   // pushed in time order. A frame that starts within 2 ms of where the previous one
   // ended is treated as contiguous (container timestamps are often rounded to 1 ms);
   // a larger gap is filled with silence; an overlap is trimmed. Samples for call time
   // already mixed are dropped and counted. Throws callrec::Error naming the source
-  // when the frame cannot be converted.
+  // when the frame cannot be converted (the source then goes on as before it).
   void push(SourceId id, const AVFrame& frame, MediaTime start);
 
   // Opus packets straight through libopus (the embedding API), decoded at 48 kHz mono.
