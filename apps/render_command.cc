@@ -95,6 +95,7 @@ CommandRunner add_render_command(CLI::App& app) {
     std::filesystem::path manifest_path, out_dir;
     std::optional<uint64_t> max_chunk_bytes;
     muxer::EncoderSettings encoder;
+    std::optional<int> video_quality, video_bitrate;
     bool quiet = false, force = false, verbose = false, stats = false;
   };
   auto o = std::make_shared<Options>();
@@ -103,7 +104,13 @@ CommandRunner add_render_command(CLI::App& app) {
   render->add_option("--out", o->out_dir, "Output directory for chunks and metadata")->required();
   render->add_option("--max-chunk-bytes", o->max_chunk_bytes, "Largest chunk size in bytes (overrides the manifest)")
       ->check(CLI::Range(uint64_t{65536}, uint64_t{1} << 62));
-  render->add_option("--video-bitrate", o->encoder.video_bitrate_bps, "H.264 bit rate in bit/s")
+  render->add_option("--video-quality", o->video_quality,
+                     "H.264 picture quality on x264's CRF scale, 0-51, lower is better (default " +
+                         std::to_string(muxer::EncoderSettings{}.video_quality) + "; 0: lossless)")
+      ->check(CLI::Range(0, 51));
+  render->add_option("--video-bitrate", o->video_bitrate,
+                     "H.264 average bit rate in bit/s instead of a constant quality; with --video-quality, "
+                     "the ceiling of that quality")
       ->check(CLI::Range(100'000, 20'000'000));
   render->add_option("--audio-bitrate", o->encoder.audio_bitrate_bps, "AAC bit rate in bit/s")
       ->check(CLI::Range(8'000, 160'000));
@@ -132,6 +139,12 @@ CommandRunner add_render_command(CLI::App& app) {
     const std::optional<LogLevel> libav_level =
         o->verbose ? std::max(LogLevel::kWarning, libav_log_level().value_or(LogLevel::kWarning)) : libav_log_level();
     const LogSink log = stderr_log_sink(libav_level);
+    if (o->video_quality) o->encoder.video_quality = *o->video_quality;
+    if (o->video_bitrate) {
+      o->encoder.video_bitrate_bps = *o->video_bitrate;
+      o->encoder.video_rate_control =
+          o->video_quality ? muxer::VideoRateControl::kCappedQuality : muxer::VideoRateControl::kAverageBitrate;
+    }
     ProgressLine progress;
     try {
       const engine::Manifest manifest = engine::load_manifest(o->manifest_path);

@@ -186,7 +186,7 @@ CommandRunner add_serve_command(CLI::App& app) {
   cmd->add_option("--retention", o->retention, "How long chunks are kept (48h, 90m, 30s, 2d)");
   cmd->add_option("--public-url", o->public_url, "Base URL of the download locations (default: the listen address)");
   cmd->add_option("--max-chunk-bytes", o->max_chunk_bytes, "Chunk size limit of every recording")
-      ->check(CLI::Range(uint64_t{65536}, uint64_t{1} << 40));
+      ->check(CLI::Range(uint64_t{16384}, uint64_t{1} << 40));
   cmd->add_option("--threads", o->threads, "HTTP threads (1-64, default 2)");
   return [cmd, o]() -> int {
     if (!cmd->parsed()) return -1;

@@ -53,7 +53,7 @@ TEST(PauseTest, PausedMediaIsAbsentAndEachPauseIsListedInItsChunk) {
   constexpr int64_t kCallMs = 10'000;
   std::vector<Pause> pauses = {{0, 1000, 1200}, {0, 750, 1500}, {6500, 500, 1800}, {9000, 1000, 2100}};
   std::vector<mg::ToneSegment> tones = {{0, kCallMs, 440, 0.3}};
-  // Noise fills chunks (a switch every ~1-2 s of media).
+  // Noise at 1 Mbit/s fills chunks (a switch every ~1-2 s of media).
   auto write_media = [&] {
     mg::write_media(dir / "ada.webm",
                     {.duration_ms = kCallMs,
@@ -64,7 +64,7 @@ TEST(PauseTest, PausedMediaIsAbsentAndEachPauseIsListedInItsChunk) {
     std::ofstream(dir / (name + ".json")) << text;
     const CommandResult r = run_command({CALLREC_BINARY, "render", (dir / (name + ".json")).string(), "--out",
                                          (dir / name).string(), "--quiet", "--max-chunk-bytes",
-                                         std::to_string(kSmallLimit)});
+                                         std::to_string(kSmallLimit), "--video-bitrate", "1000000"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return read_json(dir / name / "recording.json");
   };

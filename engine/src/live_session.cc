@@ -174,7 +174,15 @@ Session::Started LiveSession::start(std::string_view operation_context) {
                                                 .recording_id = recording_id_,
                                                 .recording_start_time = wall_start,
                                                 .max_chunk_bytes = config_.max_chunk_bytes,
-                                                .encoder = {.video_bitrate_bps = config_.video_bitrate_bps,
+                                                // A constant quality under the bit rate as a
+                                                // ceiling; without a quality, that average.
+                                                .encoder = {.video_rate_control =
+                                                                config_.video_quality
+                                                                    ? muxer::VideoRateControl::kCappedQuality
+                                                                    : muxer::VideoRateControl::kAverageBitrate,
+                                                            .video_quality = config_.video_quality.value_or(
+                                                                muxer::EncoderSettings{}.video_quality),
+                                                            .video_bitrate_bps = config_.video_bitrate_bps,
                                                             .audio_bitrate_bps = config_.audio_bitrate_bps,
                                                             .video_lookahead_frames = config_.video_lookahead_frames,
                                                             .video_bframes = config_.video_bframes}},

@@ -179,6 +179,13 @@ struct SessionConfig {
   // thread-safe. Without a callback they are dropped; the library never writes to
   // stderr. Several sessions in one process each get their own lines.
   LogSink log;
+  // Picture quality on x264's CRF scale (0-51, lower is better). A live session codes at
+  // this constant quality under a ceiling of video_bitrate_bps: when the call would need
+  // more, the quality is lowered smoothly, and no stretch of t seconds carries more than
+  // (t + 4) s of the ceiling (x264's VBV). Each picture is coded as it comes (no
+  // lookahead). nullopt: an average of video_bitrate_bps instead, quality following the
+  // content. See docs/encoder-settings.md.
+  std::optional<int> video_quality = 23;
 };
 
 // Counters for monitoring and capacity planning.

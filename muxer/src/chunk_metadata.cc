@@ -33,7 +33,7 @@ nlohmann::json chunk_metadata(const RecordingConfig& config, const ChunkFacts& f
        {{"longerSideLength", kVideoWidth},
         {"shorterSideLength", kVideoHeight},
         {"framerate", kFrameRate},
-        {"bitRate", config.encoder.video_bitrate_bps}}},
+        {"bitRate", facts.video_bit_rate.value_or(config.encoder.video_bitrate_bps)}}},
   };
   nlohmann::json participants = nlohmann::json::array();
   for (const std::string& id : annotation.participant_ids) participants.push_back({{"participantId", id}});

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct ChunkFacts {
   int64_t duration_ms;  // media in the chunk
   uint64_t size_bytes;
   std::string sha256_hex;
+  // The video's average bit rate, when it is not the configured one (constant or capped
+  // quality); absent: the settings' video_bitrate_bps.
+  std::optional<int64_t> video_bit_rate = std::nullopt;
 };
 
 // Schema 1.3 fields from `config`, `facts` and `annotation`; annotation.extra and the

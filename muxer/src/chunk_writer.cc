@@ -47,6 +47,11 @@ uint64_t max_moov_bytes(int64_t video_samples, int64_t audio_samples, uint64_t m
          static_cast<uint64_t>(audio_samples) * (kAudioSampleTableBytes + offset_bytes);
 }
 
+int64_t nearest_audio_frame_boundary(int64_t sample) {
+  const int64_t below = (sample >= 0 ? sample : sample - kAacFrameSamples + 1) / kAacFrameSamples * kAacFrameSamples;
+  return sample - below < kAacFrameSamples / 2 ? below : below + kAacFrameSamples;
+}
+
 int64_t first_audio_packet_pts(int64_t start_sample) {
   // Floor division: the packet holding start_sample begins at a multiple of 1024.
   const int64_t holding = (start_sample >= 0 ? start_sample : start_sample - kAacFrameSamples + 1) /
@@ -55,12 +60,14 @@ int64_t first_audio_packet_pts(int64_t start_sample) {
 }
 
 ChunkWriter::ChunkWriter(std::filesystem::path final_path, const EncoderSettings& settings,
-                         uint64_t max_bytes, const AVCodecContext& audio_encoder, int64_t start_sample)
+                         uint64_t max_bytes, const AVCodecContext& audio_encoder, int64_t start_sample,
+                         int64_t periods_start_sample)
     : final_path_(std::move(final_path)),
       temp_path_(final_path_.parent_path() / ("." + final_path_.filename().string() + ".part")),
       what_(final_path_.filename().string()),
       max_bytes_(max_bytes),
       start_sample_(start_sample),
+      periods_start_sample_(periods_start_sample),
       first_audio_pts_(first_audio_packet_pts(start_sample)),
       audio_written_until_(start_sample),
       video_(settings, what_),
@@ -113,9 +120,12 @@ bool ChunkWriter::try_write_pictures(std::span<av::PacketPtr> group, int64_t aud
   uint64_t video_bytes = 0;
   for (const av::PacketPtr& packet : group) video_bytes += static_cast<uint64_t>(packet->size);
   // The audio packets this chunk will hold if it ends after this group are known
-  // exactly (one per 1024 samples from the priming packet on); their size is not, so
-  // each not yet written counts at the AAC-LC maximum.
-  const int64_t audio_total_packets = audio_packets_until(start_sample_ + audio_samples_sent_ + audio_samples);
+  // (one per 1024 samples from the priming packet to the AAC frame boundary nearest the
+  // group's end, or its end itself if the recording ends there: counted to the frame
+  // boundary above); their size is not, so each not yet written counts at the AAC-LC
+  // maximum.
+  const int64_t periods_end = periods_end_sample() + audio_samples;
+  const int64_t audio_total_packets = audio_packets_until(std::max(periods_end, nearest_audio_frame_boundary(periods_end)));
   const int64_t audio_pending_packets = std::max<int64_t>(0, audio_total_packets - audio_packets_);
   const uint64_t audio_pending_bytes = static_cast<uint64_t>(audio_pending_packets * kMaxAacFrameBytes);
   // Pictures still inside the encoder need no reserve: each is decided when its group
@@ -190,6 +200,7 @@ void ChunkWriter::flush_fragments() {
 void ChunkWriter::write_packet(AVPacket& packet, int stream_index) {
   payload_bytes_ += static_cast<uint64_t>(packet.size);
   if (stream_index == kVideoStream) {
+    video_bytes_ += static_cast<uint64_t>(packet.size);
     // Every frame lasts one period; without it the muxer guesses the last sample's
     // duration and the stream's frame rate comes out below 8 fps.
     packet.duration = 1;
@@ -234,7 +245,7 @@ ClosedChunk ChunkWriter::close() {
   if (ec) throw Error(what_ + ": cannot rename " + remuxed.string() + " into place: " + ec.message());
   std::filesystem::remove(temp_path_, ec);
   const uint64_t size = stats.size_bytes;
-  return ClosedChunk{final_path_, size, video_frames_written_, stats.audio_samples};
+  return ClosedChunk{final_path_, size, video_frames_written_, stats.audio_samples, video_bytes_};
 }
 
 }  // namespace callrec::muxer

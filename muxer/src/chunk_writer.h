@@ -6,12 +6,17 @@
 // MP4 under another temporary name and renames that into place, so a complete .mp4
 // appears atomically.
 //
-// Gapless audio: the chunk covers recording samples [start, end). AAC packet t (pts t
-// in recording samples) decodes to samples [t, t + 1024), but only correctly when
-// packet t - 1024 was decoded first (MDCT overlap). So the chunk's audio track starts
-// with the packet before the one holding `start` (priming), and its edit list skips
-// everything before `start` and ends exactly at `end`: decoded and concatenated, the
-// chunks give the samples of one continuous encode.
+// Gapless audio: the chunk's audio covers recording samples [start, end), and both are
+// boundaries of the continuous encoder's AAC frames (multiples of 1024) except the
+// recording's own end: so the chunk's last AAC frame ends where its audio ends, and a
+// player or tool that ignores the end of an edit list (ffmpeg does) plays no more than
+// the chunk holds; chunks played in a row repeat nothing. AAC packet t (pts t in
+// recording samples) decodes to samples [t, t + 1024), but only correctly when packet
+// t - 1024 was decoded first (MDCT overlap). So the chunk's audio track starts with the
+// packet before the one holding `start` (priming), and its edit list skips that packet
+// and ends at `end`: decoded and concatenated, the chunks give the samples of one
+// continuous encode. The chunk's video periods cover [periods_start, ...), which the
+// audio boundaries follow to the nearest AAC frame (RecordingWriter).
 //
 // Budget: video is written a group of pictures at a time, a group being the packets
 // that complete the next pictures in presentation order (one picture without B-frames;
@@ -58,7 +63,12 @@ struct ClosedChunk {
   uint64_t size_bytes;
   int64_t video_frames;
   int64_t audio_samples;  // decoded samples after the edit list
+  uint64_t video_bytes;   // the H.264 packets' bytes
 };
+
+// The AAC frame boundary of the continuous encoder nearest to recording sample `sample`
+// (ties go up): where a chunk whose video ends at `sample` ends its audio.
+int64_t nearest_audio_frame_boundary(int64_t sample);
 
 // Upper bound of the moov atom for a file with these sample counts (what faststart
 // moves to the front). Exposed for tests and the benchmark.
@@ -76,9 +86,10 @@ inline int64_t audio_priming_samples(int64_t start_sample) {
 class ChunkWriter {
  public:
   // `audio_encoder` gives the audio stream's parameters; `start_sample` is the
-  // recording sample the chunk's audio starts at.
+  // recording sample the chunk's audio starts at, `periods_start_sample` the one its
+  // first period's audio starts at (its video's start; within an AAC frame of it).
   ChunkWriter(std::filesystem::path final_path, const EncoderSettings& settings, uint64_t max_bytes,
-              const AVCodecContext& audio_encoder, int64_t start_sample);
+              const AVCodecContext& audio_encoder, int64_t start_sample, int64_t periods_start_sample);
   ~ChunkWriter();
   ChunkWriter(const ChunkWriter&) = delete;
   ChunkWriter& operator=(const ChunkWriter&) = delete;
@@ -89,10 +100,11 @@ class ChunkWriter {
 
   // Writes a group of video packets (consumed; decode order, pts = picture number in
   // the chunk) that completes the next pictures, if the chunk can still hold them with
-  // `audio_samples` more samples of audio. Returns false, writing nothing, when that
-  // would push the final file over max_bytes; the chunk must then be ended and the
-  // group's periods start the next one. Throws callrec::Error when even an empty chunk
-  // cannot hold the group, or on failure.
+  // `audio_samples` more samples of audio (its periods'; the chunk's audio may end up
+  // to half an AAC frame past them). Returns false, writing nothing, when that would
+  // push the final file over max_bytes; the chunk must then be ended and the group's
+  // periods start the next one. Throws callrec::Error when even an empty chunk cannot
+  // hold the group, or on failure.
   [[nodiscard]] bool try_write_pictures(std::span<av::PacketPtr> group, int64_t audio_samples);
 
   // No more periods: the audio ends at recording sample `end_sample`.
@@ -113,6 +125,9 @@ class ChunkWriter {
   ClosedChunk close();
 
   int64_t video_frames() const { return video_frames_written_; }
+  uint64_t video_bytes() const { return video_bytes_; }
+  // Recording sample one past the written periods' audio (where the video ends).
+  int64_t periods_end_sample() const { return periods_start_sample_ + audio_samples_sent_; }
   int64_t start_sample() const { return start_sample_; }
   // Samples before start_sample the fragmented file holds (the priming), i.e. how far
   // its audio is shifted; recover_recording() needs it.
@@ -131,6 +146,7 @@ class ChunkWriter {
   std::string what_;  // the final file name, for error messages
   uint64_t max_bytes_;
   int64_t start_sample_;
+  int64_t periods_start_sample_;
   int64_t first_audio_pts_;
   std::optional<int64_t> end_sample_;
   int64_t audio_written_until_;  // recording sample the written audio packets reach
@@ -140,6 +156,7 @@ class ChunkWriter {
   uint64_t synced_bytes_ = 0;
   av::PacketPtr packet_;
   uint64_t payload_bytes_ = 0;  // sum of the packets handed to the muxer
+  uint64_t video_bytes_ = 0;    // of which H.264
   int64_t audio_packets_ = 0;
   int64_t audio_samples_sent_ = 0;  // audio of accepted periods
   int64_t video_frames_written_ = 0;

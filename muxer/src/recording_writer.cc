@@ -13,6 +13,7 @@
 #include "chunk_metadata.h"
 #include "chunk_writer.h"
 #include "picture_groups.h"
+#include "quality_steering.h"
 #include "callrec/core/random_id.h"
 #include "recording_state.h"
 #include "serial_worker.h"
@@ -57,8 +58,10 @@ struct OpenChunk {
 // kept until its packet is written, because a chunk that cannot take the packet (or
 // the group of packets it belongs to) ends and the next chunk encodes the picture again.
 struct PendingPeriod {
-  av::FramePtr picture;
+  av::FramePtr picture;  // with its quantizer offsets once analysed
   std::vector<float> audio;
+  bool analysed = false;  // the reuse weighting has seen the picture (once, in order)
+  double crf = 0;         // the quality it was last handed to an encoder at
 };
 
 struct RecordingWriter::Impl {
@@ -68,6 +71,8 @@ struct RecordingWriter::Impl {
         token(random_hex_128()),
         audio(config.encoder, "recording audio"),
         audio_packet(av::make_packet()),
+        reuse_weighting(VideoEncoder::make_reuse_weighting(config.encoder)),
+        steering(config.encoder),
         next_start_estimate(config.recording_start_time) {}
 
   // Writes the next chunk's state file (for recover_recording), then opens the chunk:
@@ -86,12 +91,13 @@ struct RecordingWriter::Impl {
     state.estimated_start_time = next_start_estimate;
     state.participant_ids = last_participants;
     state.previous_chunks = summaries;
-    state.audio_priming_samples = audio_priming_samples(samples_written);
+    state.audio_priming_samples = audio_priming_samples(next_audio_start);
     chunk->state_file = state_path(config.out_dir, id);
     write_state(chunk->state_file, state);
     try {
       chunk->writer = std::make_unique<ChunkWriter>(config.out_dir / (id + ".mp4"), config.encoder,
-                                                    config.max_chunk_bytes, audio.context(), samples_written);
+                                                    config.max_chunk_bytes, audio.context(), next_audio_start,
+                                                    samples_written);
     } catch (...) {
       std::error_code ignored;  // the chunk never started: nothing for a recovery to find
       std::filesystem::remove(chunk->state_file, ignored);
@@ -103,11 +109,15 @@ struct RecordingWriter::Impl {
   }
 
   // The current chunk takes no more periods; it closes once its audio is complete.
+  // Its audio ends at the AAC frame boundary nearest its video's end, where the next
+  // chunk's audio starts (so neither holds a partial frame a player could play twice),
+  // or at the recording's end.
   void end_current(const char* end_reason, bool last_chunk) {
     OpenChunk& c = *current;
     c.end_reason = end_reason;
     c.end_frame = frames_written;
-    c.writer->end_at(samples_written);
+    next_audio_start = last_chunk ? samples_written : nearest_audio_frame_boundary(samples_written);
+    c.writer->end_at(next_audio_start);
     c.annotation = annotator.annotate(MediaTime(c.start_frame, kVideoTimeBase),
                                       MediaTime(c.end_frame, kVideoTimeBase), last_chunk);
     int64_t paused_ms = 0;
@@ -137,7 +147,13 @@ struct RecordingWriter::Impl {
     const int64_t video_ms = MediaTime(closed.video_frames, kVideoTimeBase).ms();
     const int64_t audio_ms = MediaTime(closed.audio_samples, Rational{1, kSampleRateHz}).ms();
     const std::string id = document_id(token, c.index);
-    const ChunkFacts facts{id, c.index, std::max(video_ms, audio_ms), closed.size_bytes, sha256_file_hex(closed.path)};
+    // The chunk's duration is its video's: its audio ends within half an AAC frame of it
+    // (32 ms), where the next chunk's starts.
+    ChunkFacts facts{id, c.index, closed.video_frames > 0 ? video_ms : audio_ms, closed.size_bytes,
+                     sha256_file_hex(closed.path)};
+    if (config.encoder.video_rate_control != VideoRateControl::kAverageBitrate && closed.video_frames > 0) {
+      facts.video_bit_rate = static_cast<int64_t>(closed.video_bytes * 8 * kFrameRate / closed.video_frames);
+    }
     ChunkAnnotation annotated = c.annotation;
     annotated.extra["endReason"] = c.end_reason;
     annotated.extra["videoFrames"] = closed.video_frames;
@@ -182,6 +198,7 @@ struct RecordingWriter::Impl {
     } else {
       period = std::move(spare.back());
       spare.pop_back();
+      period.analysed = false;  // a new picture: its offsets (still attached) are the old one's
       // Reallocates only if the encoder still held a reference (x264 copies on encode).
       check_av(av_frame_make_writable(period.picture.get()), "muxer: making a picture writable");
     }
@@ -190,11 +207,19 @@ struct RecordingWriter::Impl {
     return period;
   }
 
-  // Queues the encode of `period`'s picture on the open chunk's encoder.
+  // Queues the encode of `period`'s picture on the open chunk's encoder, at the quality
+  // the steering asks now. The reuse weighting sees each picture once, the first time
+  // it is encoded (a picture coded again by the next chunk keeps its offsets).
   void submit_encode(PendingPeriod& period) {
     VideoEncoder* encoder = &current->writer->video_encoder();
     AVFrame* picture = period.picture.get();
-    jobs.push_back(worker.submit([encoder, picture] { return encoder->encode(*picture); }));
+    ReuseWeighting* weighting = period.analysed ? nullptr : reuse_weighting.get();
+    period.analysed = true;
+    period.crf = steering.crf();
+    jobs.push_back(worker.submit([encoder, picture, weighting, crf = period.crf] {
+      if (weighting != nullptr) weighting->annotate(*picture);
+      return encoder->encode(*picture, crf);
+    }));
   }
 
   // Waits for the oldest encode job and writes the periods its packets complete.
@@ -225,8 +250,17 @@ struct RecordingWriter::Impl {
   // when the chunk cannot hold them.
   bool write_group() {
     int64_t audio_samples = 0;
-    for (size_t k = 0; k < group.size(); ++k) audio_samples += static_cast<int64_t>(pending[k].audio.size());
+    uint64_t video_bytes = 0;
+    bool keyframe = false;
+    double crf_sum = 0;
+    for (size_t k = 0; k < group.size(); ++k) {
+      audio_samples += static_cast<int64_t>(pending[k].audio.size());
+      video_bytes += static_cast<uint64_t>(group[k]->size);
+      keyframe = keyframe || (group[k]->flags & AV_PKT_FLAG_KEY) != 0;
+      crf_sum += pending[k].crf;
+    }
     if (!current->writer->try_write_pictures(group, audio_samples)) return false;
+    steering.written(video_bytes, static_cast<int>(group.size()), crf_sum / static_cast<double>(group.size()), keyframe);
     for (size_t k = 0; k < group.size(); ++k) {
       PendingPeriod& period = pending.front();
       audio.send(period.audio);
@@ -277,11 +311,16 @@ struct RecordingWriter::Impl {
   // the chunks' audio joins without a seam (see ChunkWriter).
   AudioEncoder audio;
   av::PacketPtr audio_packet;
+  // For the whole recording, across chunks: a chunk's first keyframe gets the offsets
+  // and the quality the pictures before it had, not a fresh start.
+  std::unique_ptr<ReuseWeighting> reuse_weighting;  // null when off; used on the worker
+  QualitySteering steering;
   std::unique_ptr<OpenChunk> current;        // takes the periods
   std::deque<std::unique_ptr<OpenChunk>> ending;  // ended, waiting for their last audio
   int chunk_index = 0;  // of the next chunk to open
   int64_t frames_written = 0;
   int64_t samples_written = 0;
+  int64_t next_audio_start = 0;  // recording sample the next chunk's audio starts at
   std::vector<ChunkSummary> summaries;
   // For the state file: guesses of the next chunk's annotation, used only by recovery.
   WallClock next_start_estimate{0};

@@ -59,7 +59,7 @@ ReuseWeighting::ReuseWeighting(int width, int height, double strength)
 
 ReuseWeighting::~ReuseWeighting() = default;
 
-void ReuseWeighting::annotate(AVFrame& picture, bool attach_offsets) {
+void ReuseWeighting::annotate(AVFrame& picture) {
   if (picture.width != width_ || picture.height != height_) {
     throw Error("muxer: quantizer offsets are set up for " + std::to_string(width_) + "x" +
                 std::to_string(height_) + " pictures, got " + std::to_string(picture.width) + "x" +
@@ -68,9 +68,12 @@ void ReuseWeighting::annotate(AVFrame& picture, bool attach_offsets) {
   av_frame_remove_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST);
   std::swap(half_, previous_half_);
   downscale(picture);
-  if (++pictures_seen_ == 1) return;
-  update_estimate();
-  if (attach_offsets) attach(picture);
+  if (++pictures_seen_ == 1) {
+    std::fill(offsets_.begin(), offsets_.end(), offset_for_share_[std::lround(kAssumedFirstShare * (kShareSteps - 1))]);
+  } else {
+    update_estimate();
+  }
+  attach(picture);
 }
 
 void ReuseWeighting::downscale(const AVFrame& picture) {

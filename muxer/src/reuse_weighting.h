@@ -42,14 +42,20 @@ class ReuseWeighting {
   ReuseWeighting(const ReuseWeighting&) = delete;
   ReuseWeighting& operator=(const ReuseWeighting&) = delete;
 
-  // Updates the estimate with `picture` (yuv420p, the constructor's size) and, if
-  // `attach_offsets` (not for a picture nothing will reference, a B-frame), attaches
-  // the offsets as AV_FRAME_DATA_REGIONS_OF_INTEREST side data. Removes any there
-  // before. The first picture has nothing to compare with and gets none.
-  void annotate(AVFrame& picture, bool attach_offsets = true);
+  // Updates the estimate with `picture` (yuv420p, the constructor's size) and attaches
+  // the offsets as AV_FRAME_DATA_REGIONS_OF_INTEREST side data, replacing any there
+  // (VideoEncoder hands them to x264 for reference pictures only). The first picture has
+  // nothing to compare with: it gets the offsets of a block reused at
+  // kAssumedFirstShare, as most of a grid is a still background, so the first keyframe
+  // is coded as well as the pictures after it will keep it (without, they spend the
+  // first seconds coding the background again).
+  void annotate(AVFrame& picture);
+
+  // The share of each block the first picture is assumed to pass on to the next ones.
+  static constexpr float kAssumedFirstShare = 0.9f;
 
   // The offsets given to the last annotated picture, in QP, one per 16x16 macroblock,
-  // row by row (all 0 before the second picture).
+  // row by row.
   std::span<const float> offsets() const { return offsets_; }
   int macroblock_columns() const { return mb_columns_; }
 

@@ -1,10 +1,13 @@
 #include "video_encoder.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -15,6 +18,9 @@ namespace callrec::muxer {
 namespace {
 
 constexpr int kMaxKeyframeIntervalS = 60;
+
+// x264's CRF scale at 8 bits.
+constexpr int kMaxQuality = 51;
 
 // Each picture of lookahead is about 9 MB inside x264 and 125 ms more between a period
 // and the file; past 2 s the macroblock tree gains nothing measurable at 8 fps.
@@ -59,6 +65,13 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
     throw Error(what_ + ": B-frames must be 0 to " + std::to_string(kMaxBframes) + ", got " +
                 std::to_string(settings.video_bframes));
   }
+  if (settings.video_quality < 0 || settings.video_quality > kMaxQuality) {
+    throw Error(what_ + ": video quality must be 0 to " + std::to_string(kMaxQuality) + ", got " +
+                std::to_string(settings.video_quality));
+  }
+  if (settings.video_rate_control != VideoRateControl::kQuality && settings.video_bitrate_bps <= 0) {
+    throw Error(what_ + ": video bit rate must be positive, got " + std::to_string(settings.video_bitrate_bps));
+  }
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   if (codec == nullptr) throw Error(what_ + ": libavcodec was built without libx264");
   context_.reset(avcodec_alloc_context3(codec));
@@ -73,13 +86,21 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
   c.sample_aspect_ratio = AVRational{1, 1};
   c.gop_size = settings.keyframe_interval_s * kFrameRate;
   c.keyint_min = kFrameRate;  // with a lookahead, scene cuts (a layout change) may start a GOP early
-  // ABR with a VBV cap: the average follows the configured rate (which is what the
-  // metadata promises and what the chunk budget plans with), and VBV bounds the burst
-  // when many faces move at once, so no packet is far above the rate's share.
-  c.bit_rate = settings.video_bitrate_bps;
-  c.rc_max_rate = settings.video_bitrate_bps;
-  c.rc_buffer_size = settings.video_bitrate_bps * 2;
-  c.profile = FF_PROFILE_H264_HIGH;
+  // Constant quality (x264's CRF) in every mode: kQuality keeps it, the writer steers it
+  // picture by picture for the others (QualitySteering), and kCappedQuality adds x264's
+  // VBV as the hard ceiling. x264's own ABR starts from nothing at every encoder (every
+  // chunk) and charges a keyframe to the pictures after it (docs/encoder-settings.md).
+  // kAverageBitrate gets the VBV too, at twice its rate, as a backstop against content
+  // the steering cannot foresee (the first picture, a burst of noise): no stretch of t
+  // seconds carries more than (2 t + 4) s of the average.
+  c.bit_rate = 0;
+  if (settings.video_rate_control != VideoRateControl::kQuality) {
+    const int64_t rate = settings.video_bitrate_bps;
+    const int64_t max_rate = settings.video_rate_control == VideoRateControl::kCappedQuality ? rate : 2 * rate;
+    c.rc_max_rate = std::min<int64_t>(INT32_MAX, max_rate);
+    c.rc_buffer_size = static_cast<int>(std::min<int64_t>(INT32_MAX, rate * kVbvBufferSeconds));
+  }
+  lossless_ = settings.video_rate_control == VideoRateControl::kQuality && settings.video_quality == 0;
   c.flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // MP4 keeps SPS/PPS in avcC, not in-band
 
   ScopedDictionary options;
@@ -88,6 +109,9 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
   // static faces while skipping the expensive partition/trellis analysis, whose gains
   // are small on this content (docs/performance.md has the table).
   options.set("preset", "veryfast");
+  // Steered modes start anywhere above 0 (x264 takes CRF 0 for lossless, another
+  // profile); the writer sets the CRF of every picture.
+  options.set("crf", std::to_string(lossless_ ? 0 : std::max(1, settings.video_quality)));
   // B-frames are never references (no pyramid): a B-frame as reference keeps one
   // more reconstructed picture inside x264 (+23 MiB with two B-frames) and gained
   // nothing measurable here (docs/performance.md).
@@ -98,45 +122,78 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
     // call that hands it over. Without a lookahead x264 cannot place B-frames well, so
     // the encoder fixes every picture's type itself (fixed_picture_type): a reference
     // picture's packet comes out of the call that hands it over and each B-frame's out
-    // of a call after it, and the reuse weighting knows which pictures are references.
+    // of a call after it, and the quantizer offsets go on the references only.
     // With the types fixed, x264's scene-cut detection has nothing to decide, and its
     // weighted prediction (one brightness weight per picture) does not fit a grid of
     // independent cameras: both off, which also spares x264 its half-resolution copy of
-    // each picture. subme=1 and ref=2 (veryfast has 2 and 1): measured on the 9-party
-    // calls, 10-19 % less CPU and +0.1 dB together (docs/performance.md).
+    // each picture. ref=2 (veryfast has 1): a P-frame may predict from either of the
+    // last two references, +7 % fewer bits for the same picture on talking heads.
     options.set("tune", "zerolatency");
-    options.set("x264-params", bframes + ":subme=1:ref=2:weightp=0:scenecut=0");
+    options.set("x264-params", bframes + ":ref=2:weightp=0:scenecut=0");
     fixed_bframes_ = settings.video_bframes;
   } else {
     // A rate-control lookahead lets x264 run its macroblock tree: the still background
-    // of a conference grid is coded well once and then referenced, which is worth most
-    // of a dB at the same bit rate; with B-frames it also places them. One thread: the
-    // writer already runs the encoder beside the engine's thread.
+    // of a conference grid is coded well once and then referenced; with B-frames it also
+    // places them. One thread: the writer already runs the encoder beside the engine's
+    // thread.
     options.set("x264-params", bframes + ":rc-lookahead=" + std::to_string(settings.video_lookahead_frames) +
                                    ":sync-lookahead=0");
   }
   c.thread_count = 1;
-  options.set("profile", "high");
+  // High (CABAC, 8x8 transforms); a lossless encode is High 4:4:4 Predictive, which x264
+  // picks itself.
+  if (!lossless_) options.set("profile", "high");
   check_av(avcodec_open2(&c, codec, options.address()), what_ + ": opening the H.264 encoder");
-  if (settings.video_reuse_weighting) {
-    // x264's macroblock-tree strength at its default qcomp (0.6) is 5 * (1 - qcomp) = 2;
-    // beside x264's own tree (a lookahead) the estimate only tops up what a short
-    // lookahead cannot see (measured: docs/performance.md).
-    const double strength = settings.video_lookahead_frames == 0 ? 2.0 : 1.0;
-    reuse_weighting_ = std::make_unique<ReuseWeighting>(kVideoWidth, kVideoHeight, strength);
-  }
+  crf_ = lossless_ ? 0 : std::max(1, settings.video_quality);
 }
 
-Packets VideoEncoder::encode(AVFrame& picture) {
+std::unique_ptr<ReuseWeighting> VideoEncoder::make_reuse_weighting(const EncoderSettings& settings) {
+  if (!settings.video_reuse_weighting) return nullptr;
+  if (settings.video_rate_control == VideoRateControl::kQuality && settings.video_quality == 0) return nullptr;
+  // x264's macroblock-tree strength at its default qcomp (0.6) is 5 * (1 - qcomp) = 2;
+  // beside x264's own tree (a lookahead) the estimate only tops up what a short
+  // lookahead cannot see (measured: docs/performance.md).
+  const double strength = settings.video_lookahead_frames == 0 ? 2.0 : 1.0;
+  return std::make_unique<ReuseWeighting>(kVideoWidth, kVideoHeight, strength);
+}
+
+Packets VideoEncoder::encode(AVFrame& picture, double crf) {
   check_canvas(picture);
   const AVPictureType type = fixed_bframes_ >= 0
                                  ? fixed_picture_type(frames_sent_, fixed_bframes_, context_->gop_size)
                                  : AV_PICTURE_TYPE_NONE;
-  // A B-frame is never a reference: what later pictures reuse does not concern it.
-  if (reuse_weighting_) reuse_weighting_->annotate(picture, /*attach_offsets=*/type != AV_PICTURE_TYPE_B);
+  if (!lossless_ && crf != crf_) {
+    // libx264 reconfigures x264 with the new rate factor before this picture.
+    check_av(av_opt_set_double(context_->priv_data, "crf", crf, 0), what_ + ": setting the H.264 quality");
+    crf_ = crf;
+  }
+  // A B-frame is never a reference: what later pictures reuse does not concern it. Its
+  // offsets are held back while x264 takes the picture, and put back after (the picture
+  // may be coded again, as a reference, by the next chunk's encoder).
+  AVBufferRef* held_offsets = nullptr;
+  if (const AVFrameSideData* offsets = av_frame_get_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST);
+      offsets != nullptr && (type == AV_PICTURE_TYPE_B || lossless_)) {
+    held_offsets = av_buffer_ref(offsets->buf);
+    if (held_offsets == nullptr) throw Error(what_ + ": out of memory holding a picture's quantizer offsets");
+    av_frame_remove_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST);
+  }
+  last_had_offsets_ = av_frame_get_side_data(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST) != nullptr;
   picture.pts = frames_sent_;
   picture.pict_type = type;
-  send_frame(*context_, &picture, what_);
+  auto put_back = [&] {
+    if (held_offsets != nullptr &&
+        av_frame_new_side_data_from_buf(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST, held_offsets) == nullptr) {
+      av_buffer_unref(&held_offsets);
+      throw Error(what_ + ": out of memory restoring a picture's quantizer offsets");
+    }
+  };
+  try {
+    send_frame(*context_, &picture, what_);
+  } catch (...) {
+    put_back();
+    throw;
+  }
+  put_back();
   ++frames_sent_;
   return receive_all();
 }

@@ -27,27 +27,38 @@ class VideoEncoder {
   // `what` names the output (a file) in error messages.
   VideoEncoder(const EncoderSettings& settings, std::string what);
 
+  // The quantizer offsets these settings call for (the caller annotates each picture
+  // once, in order, and hands it to whichever encoder codes it), or null: reuse
+  // weighting off, or a lossless encode.
+  static std::unique_ptr<ReuseWeighting> make_reuse_weighting(const EncoderSettings& settings);
+
   AVCodecContext& context() { return *context_; }
   const AVCodecContext& context() const { return *context_; }
 
-  // Encodes `picture` (1920x1080 yuv420p) with pts = frames sent so far and returns the
-  // packets the encoder has ready: one for this picture with zerolatency and no
-  // B-frames; otherwise none at first and then one per picture, as many pictures late
-  // as the lookahead (or the B-frames) hold back.
-  // Sets picture.pts and replaces its quantizer offsets (region-of-interest side data).
-  // x264 copies the picture: the caller may reuse it once this returns.
-  Packets encode(AVFrame& picture);
+  // Encodes `picture` (1920x1080 yuv420p) with pts = frames sent so far at x264 CRF
+  // `crf` (ignored when the settings are lossless), and returns the packets the encoder
+  // has ready: one for this picture with zerolatency and no B-frames; otherwise none at
+  // first and then one per picture, as many pictures late as the lookahead (or the
+  // B-frames) hold back. The picture's quantizer offsets (region-of-interest side data,
+  // from ReuseWeighting) go to x264 only when it is a reference picture: nothing
+  // predicts from a B-frame. Sets picture.pts and picture.pict_type; leaves its side
+  // data as it was. x264 copies the picture: the caller may reuse it once this returns.
+  Packets encode(AVFrame& picture, double crf);
   // No more pictures: returns the packets still inside the encoder.
   Packets flush();
   int64_t frames_sent() const { return frames_sent_; }
+  // Whether the last picture encoded went to x264 with quantizer offsets.
+  bool last_picture_had_offsets() const { return last_had_offsets_; }
 
  private:
   Packets receive_all();
 
   std::string what_;
   av::CodecContextPtr context_;
-  std::unique_ptr<ReuseWeighting> reuse_weighting_;  // null when the settings turn it off
+  bool lossless_ = false;
+  double crf_ = -1;  // as x264 was last told
   int64_t frames_sent_ = 0;
+  bool last_had_offsets_ = false;
   int fixed_bframes_ = -1;  // B-frames in the fixed pattern; -1: x264 places them (a lookahead)
 };
 

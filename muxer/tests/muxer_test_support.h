@@ -27,11 +27,11 @@ namespace callrec::muxer::testing {
 // A fresh directory under the system temp dir, removed at destruction.
 class TempDir {
  public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  // Named after the running test, or `name` (outside a test: a suite's set-up).
+  explicit TempDir(std::string name = {}) {
+    if (name.empty()) name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     path_ = std::filesystem::temp_directory_path() /
-            ("callrec-muxer-" + std::string(info->name()) + "-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter()++));
+            ("callrec-muxer-" + name + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -157,6 +157,7 @@ struct StreamReport {
   int sample_rate = 0, channels = 0, profile = -1;
   AVRational avg_frame_rate{0, 1};
   int64_t packets = 0;
+  double bytes = 0;  // of the packets
   int64_t decoded_frames = 0;
   int64_t decoded_samples = 0;
   int64_t b_frames = 0;  // decoded pictures of type B
@@ -243,6 +244,7 @@ inline Mp4Report inspect_mp4(const std::filesystem::path& path) {
       r->first_packet_key = (packet->flags & AV_PKT_FLAG_KEY) != 0;
     }
     r->packets++;
+    r->bytes += packet->size;
     check_av(avcodec_send_packet(decoders[i].get(), packet.get()), "decode");
     av_packet_unref(packet.get());
     drain(i);

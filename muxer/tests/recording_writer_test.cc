@@ -6,6 +6,8 @@
 #include "atomic_file.h"
 #include "muxer_test_support.h"
 #include "picture_groups.h"
+#include "reuse_weighting.h"
+#include "video_encoder.h"
 
 namespace callrec::muxer {
 namespace {
@@ -51,6 +53,11 @@ nlohmann::json write_recording(const RecordingConfig& config, FakeAnnotator& ann
   nlohmann::json notification = writer.finish("CallEnded");
   EXPECT_EQ(writer.duration().ms(), periods * 125);
   return notification;
+}
+
+double meta_bit_rate(const std::filesystem::path& mp4) {
+  const nlohmann::json meta = read_json(mp4.parent_path() / (mp4.stem().string() + ".json"));
+  return meta["recordingInfo"]["videoConfiguration"]["bitRate"].get<double>();
 }
 
 void expect_playable_chunk(const Mp4Report& r) {
@@ -132,7 +139,10 @@ TEST(RecordingWriterTest, WritesOnePlayableChunkWithMetadata) {
   EXPECT_EQ(meta["chunkStartTime"], format_iso8601(annotator.start));
   EXPECT_EQ(meta["engineNote"], "from-annotator");
   EXPECT_EQ(meta["recordingInfo"]["audioConfiguration"]["bitRate"], EncoderSettings{}.audio_bitrate_bps);
-  EXPECT_EQ(meta["recordingInfo"]["videoConfiguration"]["bitRate"], 1000000);
+  const double seconds = static_cast<double>(kPeriods) / kFrameRate;
+  EXPECT_NEAR(meta["recordingInfo"]["videoConfiguration"]["bitRate"].get<double>(), r.video.bytes * 8 / seconds,
+              1 + 8 / seconds)
+      << "at a constant quality, the chunk's own video bit rate";
   ASSERT_EQ(meta["pauseResumeIntervals"].size(), 2u);
   EXPECT_EQ(meta["pauseResumeIntervals"][0]["startTime"],
             format_iso8601(WallClock{annotator.start.unix_us + 10 * 125'000}));
@@ -172,19 +182,36 @@ TEST(RecordingWriterTest, WritesOnePlayableChunkWithMetadata) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 3);
 }
 
+// A recording written under a small byte budget.
+struct ChunkedCase {
+  uint64_t max_bytes = 1'000'000;
+  int64_t periods = 100;
+  VideoRateControl rate_control = VideoRateControl::kAverageBitrate;
+  int video_bitrate_bps = 1'000'000;
+  int video_quality = 23;
+  int lookahead = 0;
+  int bframes = 0;
+  // Fresh noise on this share of the rows (every picture as costly as a keyframe), or
+  // with `moving` a noise texture sliding (which B-frames predict).
+  double noise_fraction = 1.0;
+  bool moving = false;
+};
+
 // Writes noisy video under a small byte budget and checks the chunking.
-void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t periods, int lookahead = 0,
-                             int bframes = 0) {
+void check_chunked_recording(const ChunkedCase& t) {
   TempDir dir;
   FakeAnnotator annotator;
+  const int64_t periods = t.periods;
   annotator.pause_positions_frames = {3, periods / 2, periods - 2, periods};
-  RecordingConfig config = make_config(dir.path(), max_bytes);
-  config.encoder.video_bitrate_bps = video_bitrate_bps;
-  config.encoder.video_lookahead_frames = lookahead;
-  config.encoder.video_bframes = bframes;
-  // Fresh noise makes every picture a scene cut, which x264 never codes as a B-frame.
-  const nlohmann::json notification = write_recording(config, annotator, periods, 1.0, /*moving=*/bframes > 0);
-
+  RecordingConfig config = make_config(dir.path(), t.max_bytes);
+  config.encoder.video_rate_control = t.rate_control;
+  config.encoder.video_bitrate_bps = t.video_bitrate_bps;
+  config.encoder.video_quality = t.video_quality;
+  config.encoder.video_lookahead_frames = t.lookahead;
+  config.encoder.video_bframes = t.bframes;
+  const uint64_t max_bytes = t.max_bytes;
+  const int bframes = t.bframes;
+  const nlohmann::json notification = write_recording(config, annotator, periods, t.noise_fraction, t.moving);
   const auto mp4s = files_with_extension(dir.path(), ".mp4");
   ASSERT_GE(mp4s.size(), 2u);
   const auto& chunks = notification["data"]["recordingStorageInfo"]["recordingChunks"];
@@ -209,7 +236,16 @@ void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t 
     if (bframes > 0) {
       EXPECT_GT(r.video.b_frames, 0);
     }
-    EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), r.video.decoded_frames * 2000.0, 1024.0);
+    if (t.rate_control != VideoRateControl::kAverageBitrate) {
+      // The metadata's video bit rate is the chunk's own when it is not a set rate.
+      const double seconds = static_cast<double>(r.video.decoded_frames) / kFrameRate;
+      EXPECT_NEAR(meta_bit_rate(mp4s[i]), r.video.bytes * 8 / seconds, 1 + 8 / seconds);
+    }
+    // The chunk's audio runs between the AAC frame boundaries nearest its video's start
+    // and end (half a frame each way at most); the last one's decodes to its last frame's
+    // end (an edit list ends it within).
+    EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), r.video.decoded_frames * 2000.0,
+                i + 1 < mp4s.size() ? 1024.0 : 1024.0 + 512.0);
     total_frames += r.video.decoded_frames;
     EXPECT_EQ(call.last, i + 1 == mp4s.size());
 
@@ -236,29 +272,45 @@ void check_chunked_recording(uint64_t max_bytes, int video_bitrate_bps, int64_t 
   std::printf("max_chunk_bytes %llu: %zu chunks, lowest fill of a full chunk %.4f\n",
               static_cast<unsigned long long>(max_bytes), mp4s.size(), min_fill);
   // A chunk ends when the next group of pictures does not fit: one picture without
-  // B-frames, with them a reference picture and its B-frames (here up to 60 kB of a
-  // 1 MB chunk).
-  EXPECT_GT(min_fill, bframes > 0 ? 0.9 : 0.95) << "closed chunks should use most of the budget";
+  // B-frames, with them a reference picture and its B-frames (here up to 90 kB of a
+  // 1 MB chunk: noise costs as much at every quality near the top of the scale).
+  EXPECT_GT(min_fill, 0.9) << "closed chunks should use most of the budget";
 }
 
-TEST(RecordingWriterTest, SplitsNoisyVideoAtOneMegabyte) { check_chunked_recording(1'000'000, 1'000'000, 100); }
+TEST(RecordingWriterTest, SplitsNoisyVideoAtOneMegabyte) { check_chunked_recording({}); }
 
-TEST(RecordingWriterTest, SplitsNoisyVideoAtThreeMegabytes) { check_chunked_recording(3'000'000, 4'000'000, 80); }
+TEST(RecordingWriterTest, SplitsNoisyVideoAtThreeMegabytes) {
+  check_chunked_recording({.max_bytes = 3'000'000, .periods = 80, .video_bitrate_bps = 4'000'000});
+}
 
 // With a lookahead, ten pictures are inside the encoder when a chunk fills up: they are
 // encoded again at the start of the next chunk, and none is lost or doubled.
-TEST(RecordingWriterTest, SplitsNoisyVideoWithEncoderLookahead) {
-  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/10);
-}
+TEST(RecordingWriterTest, SplitsNoisyVideoWithEncoderLookahead) { check_chunked_recording({.lookahead = 10}); }
 
 // With B-frames a chunk ends only after a reference picture and the B-frames before
-// it: the group that does not fit goes whole to the next chunk.
-TEST(RecordingWriterTest, SplitsNoisyVideoWithBframes) {
-  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/0, /*bframes=*/2);
-}
+// it: the group that does not fit goes whole to the next chunk. (Fresh noise makes
+// every picture a scene cut, which x264 never codes as a B-frame: a sliding texture.)
+TEST(RecordingWriterTest, SplitsNoisyVideoWithBframes) { check_chunked_recording({.bframes = 2, .moving = true}); }
 
 TEST(RecordingWriterTest, SplitsNoisyVideoWithBframesAndLookahead) {
-  check_chunked_recording(1'000'000, 1'000'000, 100, /*lookahead=*/10, /*bframes=*/3);
+  check_chunked_recording({.lookahead = 10, .bframes = 3, .moving = true});
+}
+
+// At a constant quality the bits of a period are known only once it is coded: the budget
+// holds all the same (it decides on the packets), with the chunks as full. A chunk ends
+// when the next group (a reference picture and its two B-frames, about 105 kB of this
+// content at quality 23) does not fit, so a 2 MB budget: in a 1 MB one a group is a
+// tenth of the chunk and the lowest fill measured 0.899.
+TEST(RecordingWriterTest, SplitsConstantQualityVideo) {
+  check_chunked_recording({.max_bytes = 2'000'000, .periods = 130, .rate_control = VideoRateControl::kQuality,
+                           .bframes = 2, .noise_fraction = 0.015});
+}
+
+// Capped: the quality asked (18) would need far more than the 1 Mbit/s ceiling, which
+// the steering and x264's VBV hold.
+TEST(RecordingWriterTest, SplitsCappedQualityVideo) {
+  check_chunked_recording({.max_bytes = 1'000'000, .periods = 80, .rate_control = VideoRateControl::kCappedQuality,
+                           .video_quality = 18, .noise_fraction = 0.3});
 }
 
 TEST(PictureGroupsTest, AGroupEndsWhenEveryPictureUpToTheLatestIsThere) {
@@ -272,6 +324,88 @@ TEST(PictureGroupsTest, AGroupEndsWhenEveryPictureUpToTheLatestIsThere) {
   EXPECT_EQ(groups.complete(), 4);
   EXPECT_TRUE(groups.add(4));  // a reference picture with no B-frame before it
   EXPECT_EQ(groups.complete(), 5);
+}
+
+using NalUnits = std::vector<std::vector<uint8_t>>;
+
+NalUnits annex_b_units(const std::vector<uint8_t>& data) {
+  NalUnits units;
+  size_t i = 0;
+  auto start_code_at = [&](size_t at) { return at + 3 <= data.size() && data[at] == 0 && data[at + 1] == 0 && data[at + 2] == 1; };
+  while (i < data.size() && !start_code_at(i)) ++i;
+  while (i < data.size()) {
+    const size_t begin = i + 3;
+    size_t end = begin;
+    while (end < data.size() && !start_code_at(end)) ++end;
+    size_t last = end;  // a 4-byte start code's leading zero belongs to it, not to the unit
+    if (end < data.size() && last > begin && data[last - 1] == 0) --last;
+    units.emplace_back(data.begin() + static_cast<ptrdiff_t>(begin), data.begin() + static_cast<ptrdiff_t>(last));
+    i = end;
+  }
+  return units;
+}
+
+NalUnits length_prefixed_units(const uint8_t* data, int size) {
+  NalUnits units;
+  size_t at = 0;
+  while (at + 4 <= static_cast<size_t>(size)) {
+    const size_t length = (size_t{data[at]} << 24) | (size_t{data[at + 1]} << 16) | (size_t{data[at + 2]} << 8) | data[at + 3];
+    if (at + 4 + length > static_cast<size_t>(size)) break;
+    units.emplace_back(data + at + 4, data + at + 4 + length);
+    at += 4 + length;
+  }
+  return units;
+}
+
+// The writer codes each picture as one encoder would alone, with the reuse weighting
+// seeing every picture once, in order (a recycled picture buffer once kept the offsets
+// of the picture it held before): the chunk's H.264 packets equal those of a direct
+// encode, byte for byte (x264 at one thread is deterministic).
+TEST(RecordingWriterTest, CodesEachPictureAsTheEncoderAloneWould) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  constexpr int64_t kPeriods = 20;
+  const RecordingConfig config = make_config(dir.path());
+  write_recording(config, annotator, kPeriods, 0.3, /*moving=*/true);
+
+  VideoEncoder encoder(config.encoder, "direct");
+  std::unique_ptr<ReuseWeighting> weighting = VideoEncoder::make_reuse_weighting(config.encoder);
+  ASSERT_NE(weighting, nullptr);
+  PeriodSource source(0.3, /*moving=*/true);
+  std::vector<std::vector<uint8_t>> direct;
+  auto keep = [&](const Packets& packets) {
+    for (const auto& p : packets) direct.emplace_back(p->data, p->data + p->size);
+  };
+  av::FramePtr picture = av::make_frame();
+  for (int64_t k = 0; k < kPeriods; ++k) {
+    source.fill(k);
+    check_av(av_frame_ref(picture.get(), &source.canvas()), "test picture");
+    check_av(av_frame_make_writable(picture.get()), "test picture writable");
+    weighting->annotate(*picture);
+    keep(encoder.encode(*picture, config.encoder.video_quality));
+    av_frame_unref(picture.get());
+  }
+  keep(encoder.flush());
+
+  const auto mp4s = files_with_extension(dir.path(), ".mp4");
+  ASSERT_EQ(mp4s.size(), 1u);
+  AVFormatContext* raw = nullptr;
+  check_av(avformat_open_input(&raw, mp4s[0].c_str(), nullptr, nullptr), "open");
+  av::InputFormatPtr input(raw);
+  check_av(avformat_find_stream_info(input.get(), nullptr), "stream info");
+  av::PacketPtr packet = av::make_packet();
+  size_t index = 0;
+  while (av_read_frame(input.get(), packet.get()) >= 0) {
+    if (input->streams[packet->stream_index]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+      ASSERT_LT(index, direct.size());
+      // The MP4 holds length-prefixed NAL units, the encoder gave them with start codes.
+      EXPECT_EQ(length_prefixed_units(packet->data, packet->size), annex_b_units(direct[index]))
+          << "picture " << index << " differs from the direct encode";
+      ++index;
+    }
+    av_packet_unref(packet.get());
+  }
+  EXPECT_EQ(index, direct.size());
 }
 
 TEST(RecordingWriterTest, UnwritableOutputDirectoryIsAClearError) {

@@ -50,8 +50,10 @@ class Render {
       dup2(fds[1], 2);
       const int null_fd = open("/dev/null", O_WRONLY);
       dup2(null_fd, 1);
+      // An average rate: at the default constant quality the call's first keyframe alone
+      // (about 330 kB) would not fit the small chunks this test cuts.
       execl(CALLREC_BINARY, CALLREC_BINARY, "render", manifest.c_str(), "--out", out.c_str(), "--max-chunk-bytes",
-            std::to_string(kMaxChunkBytes).c_str(), static_cast<char*>(nullptr));
+            std::to_string(kMaxChunkBytes).c_str(), "--video-bitrate", "1000000", static_cast<char*>(nullptr));
       _exit(127);
     }
     close(fds[1]);

@@ -98,7 +98,7 @@ async function main() {
     callrec,
     ["serve", "--listen", "127.0.0.1:0", "--storage", path.join(work, "storage"), "--access-key-file",
      path.join(work, "key"), "--tls-cert", path.join(work, "tls.crt"), "--tls-key", path.join(work, "tls.key"),
-     "--event-webhook", webhook.url, "--max-chunk-bytes", "65536"],
+     "--event-webhook", webhook.url, "--max-chunk-bytes", "32768"],
     { stdio: ["ignore", "inherit", "pipe"] },
   );
   let stderr = "";

@@ -78,7 +78,9 @@ TEST(ServiceSdkTest, WholeRecordingThroughTheOfficialClient) {
   const std::string call_id = conversation_id_from_url("https://conversations.example/conversations/sdk-test");
 
   const auto& chunks = summary["chunks"];
-  ASSERT_GE(chunks.size(), 2u) << "a 64 KiB chunk limit cuts a 7 s recording";
+  // Live sessions code at a constant quality under their ceiling: the placeholder tiles
+  // of this 7 s call took between 32 and 64 KiB (one chunk under the former 64 KiB limit).
+  ASSERT_GE(chunks.size(), 2u) << "a 32 KiB chunk limit cuts a 7 s recording";
   double total_ms = 0;
   int pauses = 0;
   bool two_placeholders = false;

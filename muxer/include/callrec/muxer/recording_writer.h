@@ -45,35 +45,65 @@ inline constexpr int kVideoWidth = 1920;
 inline constexpr int kVideoHeight = 1080;
 inline constexpr uint64_t kDefaultMaxChunkBytes = 512ULL * 1024 * 1024;
 
+// How the H.264 encoder spends its bits (docs/encoder-settings.md has the measurements).
+enum class VideoRateControl {
+  // Constant quality (`video_quality`): every picture gets the bits its content needs,
+  // keyframes included, so the picture neither pulses at keyframes nor ramps up at the
+  // start. File size follows the content. `callrec render`'s default.
+  kQuality,
+  // An average bit rate (`video_bitrate_bps`) over the recording: the writer steers the
+  // quality from the bits it has written (keyframes counted at their share of the
+  // interval), slowly enough that the picture holds steady; chunks carry the steering
+  // on, so a chunk's start does not ramp. x264's VBV at twice the rate is the backstop
+  // for what the steering cannot foresee: no stretch of t seconds carries more than
+  // (2 t + kVbvBufferSeconds) x the rate.
+  kAverageBitrate,
+  // Constant quality (`video_quality`) under a ceiling (`video_bitrate_bps`): the writer
+  // raises the quantizer smoothly when the content would need more, and x264's VBV
+  // bounds every stretch of t seconds to (t + kVbvBufferSeconds) x the ceiling. No
+  // lookahead: each picture is coded as it comes. Live sessions' default.
+  kCappedQuality,
+};
+
+// The VBV buffer of kCappedQuality and kAverageBitrate, in seconds at the rate: room for
+// a keyframe at the quality the steering keeps (about 1.3 s of the rate) and the swings
+// of a call.
+inline constexpr int kVbvBufferSeconds = 4;
+
 struct EncoderSettings {
+  VideoRateControl video_rate_control = VideoRateControl::kQuality;
+  // kQuality and kCappedQuality: the picture quality on x264's CRF scale, 0 to 51 (lower
+  // is better; 0 is lossless, for reference renders; about 6 more halves the bits).
+  // 23, x264's and ffmpeg's default, spends about what `ffmpeg -c:v libx264` does on
+  // the same call (docs/performance.md).
+  int video_quality = 23;
+  // kAverageBitrate: the average; kCappedQuality: the ceiling. Unused by kQuality.
   int video_bitrate_bps = 1'000'000;
   // 48 kbit/s: at 32 kbit/s the native AAC encoder overshoots loud, dense mixes by up to
   // 45 % (decoded peaks beyond full scale even from a -2.5 dBFS limiter); at 48 kbit/s
   // it stays within the limiter's headroom, for 2 KB/s more.
   int audio_bitrate_bps = 48'000;
   // H.264 rate-control lookahead in pictures (0 to 16); 0 is x264's zerolatency. A
-  // lookahead of 10 gains most of a dB of PSNR on conferencing content, and costs about
-  // 9 MB of memory per picture and that many periods (125 ms each) of delay before a
-  // period reaches the file. See docs/performance.md.
+  // lookahead lets x264 run its macroblock tree, and costs about 9 MB of memory per
+  // picture and that many periods (125 ms each) of delay before a period reaches the
+  // file. See docs/performance.md.
   int video_lookahead_frames = 0;
   // Weight each macroblock's quantizer by how much the following pictures are likely to
   // reuse it, judged from the pictures before (the still background of a grid is coded
-  // well once, then reused): +0.5 dB PSNR on talking heads without a lookahead, at no
-  // memory, for ~5 % more encoding CPU. With a lookahead x264's own macroblock tree does
-  // this, and the estimate is given half the weight. See docs/performance.md.
+  // well once, then reused). With a lookahead x264's own macroblock tree does this, and
+  // the estimate is given half the weight. See docs/performance.md.
   bool video_reuse_weighting = true;
   // Longest stretch between H.264 keyframes, in seconds (1 to 60). Every chunk starts
-  // with one. A keyframe costs the bits of several pictures, which at a fixed rate come
-  // out of the pictures after it: 10 s instead of 4 s is +1.0 dB PSNR on talking heads
-  // at 1 Mbit/s, and a player seeking decodes at most 80 pictures from the keyframe
-  // before (docs/encoder-settings.md).
-  int keyframe_interval_s = 10;
+  // with one. A keyframe of a still, detailed grid costs the bits of ten other pictures:
+  // 30 s (about x264's default of 250 pictures at 8 fps) spends 12 % fewer bits than
+  // 10 s for the same picture on talking heads; a player seeking decodes at most 240
+  // pictures from the keyframe before (docs/encoder-settings.md).
+  int keyframe_interval_s = 30;
   // B-frames between reference pictures (0 to 3), in a fixed pattern. A B-frame is
   // predicted from the pictures on both sides, so what moves is coded from whichever
-  // side shows it best: two give +0.3 dB PSNR on talking heads and +0.7 dB on full
-  // motion at 1 Mbit/s, for 38 MiB more memory (the pictures they hold inside the
-  // encoder and the writer) and three periods (375 ms) more before a period reaches the
-  // file. See docs/performance.md.
+  // side shows it best, for more memory (the pictures they hold inside the encoder and
+  // the writer) and three periods (375 ms) more before a period reaches the file. See
+  // docs/performance.md.
   int video_bframes = 2;
 };
 
