@@ -2,6 +2,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -66,6 +67,8 @@ struct HttpServer::Shared {
   ServerLimits limits;
   ssl::context* tls = nullptr;
   std::atomic<int> connections{0};
+  asio::thread_pool* workers = nullptr;  // HttpServer::workers_
+  std::atomic<int> deferred{0};          // jobs waiting or running
 };
 
 namespace {
@@ -138,7 +141,35 @@ class HttpConnection {
       // process (an exception would leave io_context::run()).
       r = error_response(500, "InternalError", std::string("internal error: ") + e.what());
     }
+    if (r.deferred) return defer(std::move(r.deferred), req.version(), req.keep_alive());
     send(std::move(r), req.version(), req.keep_alive());
+  }
+
+  // Runs `job` on a worker thread, then sends its answer from this connection's strand.
+  // Nothing is read meanwhile, so the connection has no operation pending and its
+  // deadline does not run.
+  void defer(std::function<HttpResponse()> job, unsigned version, bool keep_alive) {
+    HttpServer::Shared& shared = token_.shared();
+    if (shared.deferred.fetch_add(1) >= shared.limits.max_deferred || !shared.workers) {
+      --shared.deferred;
+      HttpResponse busy = error_response(503, "ServiceBusy",
+                                         "too many reports are being made; try again in a few seconds");
+      busy.headers.emplace_back("Retry-After", "5");
+      return send(std::move(busy), version, keep_alive);
+    }
+    asio::post(*shared.workers, [self = derived().shared_from_this(), job = std::move(job), version, keep_alive] {
+      HttpResponse r;
+      try {
+        r = job();
+      } catch (const std::exception& e) {
+        r = error_response(500, "InternalError", std::string("internal error: ") + e.what());
+      }
+      r.deferred = nullptr;
+      --self->token_.shared().deferred;
+      asio::post(self->stream().get_executor(), [self, r = std::move(r), version, keep_alive]() mutable {
+        self->send(std::move(r), version, keep_alive);
+      });
+    });
   }
 
   template <class Message>
@@ -327,14 +358,19 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
 
 HttpServer::HttpServer(asio::io_context& ioc, const tcp::endpoint& endpoint, ssl::context* tls, ServerLimits limits,
                        Handler handler)
-    : shared_(std::make_shared<Shared>()) {
+    : workers_(std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, limits.worker_threads)))),
+      shared_(std::make_shared<Shared>()) {
   shared_->handler = std::move(handler);
   shared_->limits = limits;
   shared_->tls = tls;
+  shared_->workers = workers_.get();
   listener_ = std::make_shared<Listener>(ioc, endpoint, shared_);
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  workers_->stop();
+  workers_->join();
+}
 void HttpServer::start() { listener_->accept(); }
 void HttpServer::stop() { listener_->stop(); }
 tcp::endpoint HttpServer::local_endpoint() const { return listener_->local_endpoint(); }

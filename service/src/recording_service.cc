@@ -302,6 +302,12 @@ nlohmann::json RecordingService::stats(std::string_view id) const {
   return j;
 }
 
+ReportSource RecordingService::report_source(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  const Recording& r = find_recording(id, nullptr);
+  return {r.id, r.out_dir, !r.finished};
+}
+
 size_t RecordingService::running_recordings() const {
   std::lock_guard lock(mu_);
   return static_cast<size_t>(

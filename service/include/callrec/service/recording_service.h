@@ -43,6 +43,7 @@
 #include "callrec/service/event_outbox.h"
 #include "callrec/service/participant_media.h"
 #include "callrec/service/recording_session.h"
+#include "callrec/service/report_pages.h"
 
 namespace callrec::service {
 
@@ -94,6 +95,8 @@ class RecordingService {
   void resume(std::string_view recording_id, std::string_view operation_context, const std::string* call_id = nullptr);
   void stop(std::string_view recording_id, std::string_view operation_context, const std::string* call_id = nullptr);
   nlohmann::json stats(std::string_view recording_id) const;
+  // Where the recording's report is made from (404 when the recording is unknown).
+  ReportSource report_source(std::string_view recording_id) const;
 
   // Returns the SDP answer. 409 when the participant is in the call already.
   std::string add_participant(const std::string& call_id, const std::string& participant_id,
