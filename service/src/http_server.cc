@@ -111,6 +111,31 @@ class HttpConnection {
     parser_->header_limit(static_cast<uint32_t>(limits().header_bytes));
     parser_->body_limit(limits().body_bytes);
     beast::get_lowest_layer(derived().stream()).expires_after(limits().idle_timeout);
+    http::async_read_header(derived().stream(), buffer_, *parser_,
+                            beast::bind_front_handler(&HttpConnection::on_header, derived().shared_from_this()));
+  }
+
+  // The header is in. A client that sent "Expect: 100-continue" waits for a 100
+  // (Continue) before it sends the body (RFC 9110 §10.1.1; curl waits 1 s, then sends
+  // anyway): it gets one at once. A body over the limit was refused already (the parser
+  // checks Content-Length against it with the header: 413 without a 100). The request's
+  // deadline keeps running across both reads and the 100.
+  void on_header(beast::error_code ec, size_t bytes) {
+    if (ec || parser_->is_done()) return on_read(ec, bytes);
+    const auto& header = parser_->get();
+    if (header.version() >= 11 && beast::iequals(header[http::field::expect], "100-continue")) {
+      auto proceed = std::make_shared<http::response<http::empty_body>>(http::status::continue_, header.version());
+      http::async_write(derived().stream(), *proceed,
+                        [self = derived().shared_from_this(), proceed](beast::error_code e, size_t) {
+                          if (e) return;  // the connection ends
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(derived().stream(), buffer_, *parser_,
                      beast::bind_front_handler(&HttpConnection::on_read, derived().shared_from_this()));
   }

@@ -189,6 +189,42 @@ TEST_F(HttpServerTest, SilentSlowAndSurplusClientsAreDropped) {
             std::string::npos);
 }
 
+// "Expect: 100-continue" (RFC 9110 §10.1.1): the client gets 100 (Continue) as soon as
+// its header is in, before it sends the body, then the answer; a body over the limit is
+// refused at once instead, without a 100.
+TEST_F(HttpServerTest, ExpectContinueIsAnsweredBeforeTheBodyIsSent) {
+  ServerLimits limits;
+  limits.body_bytes = 1024;
+  start(limits);
+  tcp::socket s = connect();
+  asio::write(s, asio::buffer(std::string("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                          "Expect: 100-continue\r\nConnection: close\r\n\r\n")));
+  std::string interim;
+  s.non_blocking(true);
+  for (int i = 0; i < 1000 && interim.find("\r\n\r\n") == std::string::npos; ++i) {
+    char buf[256];
+    boost::system::error_code ec;
+    const size_t n = s.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block) {
+      std::this_thread::sleep_for(5ms);
+      continue;
+    }
+    ASSERT_FALSE(ec) << ec.message();
+    interim.append(buf, n);
+  }
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n") << "before any byte of the body was sent";
+  s.non_blocking(false);
+  const std::string r = exchange(s, "hello");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 200")) << r;
+  EXPECT_NE(r.find("hello /upload"), std::string::npos) << r;
+
+  tcp::socket big = connect();
+  const std::string refused = exchange(big, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                                            "Expect: 100-continue\r\n\r\n");
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 413")) << refused;
+  EXPECT_EQ(refused.find("100 Continue"), std::string::npos) << refused;
+}
+
 // A response with deferred work is made on a worker thread: the single I/O thread keeps
 // serving other connections meanwhile, a job beyond max_deferred is refused at once
 // (503), and the connection that waited gets its answer and goes on with keep-alive.
