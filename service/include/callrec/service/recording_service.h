@@ -154,7 +154,8 @@ class RecordingService {
   void send_state_event(const Recording& r, RecordingState state, std::string_view operation_context);
   void send_file_status(const Recording& r, nlohmann::json notification);
   void sweep();
-  // Hands the events made under mu_ to the outbox, outside mu_.
+  // Hands the events made under mu_ to the outbox, outside mu_, then marks the
+  // recordings that caused them finished on disk.
   void flush_outgoing();
 
   const ServiceConfig config_;
@@ -169,6 +170,9 @@ class RecordingService {
   std::map<std::string, Recording, std::less<>> recordings_;         // guarded by mu_
   std::map<std::string, std::string, std::less<>> repeatability_;    // guarded by mu_
   std::vector<OutgoingEvent> outgoing_;                              // guarded by mu_
+  // Recordings finished in memory whose record is written finished once their events
+  // are in the outbox (flush_outgoing): a kill in between must not lose the events.
+  std::vector<std::string> records_to_finish_;                       // guarded by mu_
 
   std::mutex events_mu_;
   std::condition_variable events_cv_;
