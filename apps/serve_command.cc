@@ -148,6 +148,10 @@ int serve(const ServeOptions& o) {
   server->start();
   std::cerr << "callrec serve: listening on " << (tls ? "https://" : "http://") << host << ":" << bound.port()
             << " (storage " << o.storage.string() << ", retention " << retention.count() << " s)" << std::endl;
+  if (o.public_url.empty() && bound.address().is_unspecified())
+    std::cerr << "callrec serve: warning: the download locations in events start with " << base_url
+              << ", which clients elsewhere cannot reach: give --public-url (the name clients reach the service by)"
+              << std::endl;
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   std::thread stopper;

@@ -4,7 +4,8 @@
 // Input: [flags u8][an HTTP/1.1 request as on the wire]. With flags & 1 the parsed
 // request is signed correctly before it is routed, so the routes behind the
 // authentication are reached too. Sessions are fakes (service/tests/fake_session.h),
-// storage and the event outbox live under /dev/shm when it exists. Every request must
+// storage and the event outbox live under /dev/shm when it exists. A response's deferred
+// work (the report page) is run as the server would. Every request must
 // get an answer in the error model or a success; a crash, a sanitizer report, an
 // exception escaping the router, or an error response that is not the error model is a
 // finding.
@@ -86,7 +87,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     req.set("x-ms-content-sha256", s.content_sha256);
     req.set(http::field::authorization, s.authorization);
   }
-  const HttpResponse r = world->router.handle(req);
+  HttpResponse r = world->router.handle(req);
+  // What the server would run on its worker thread (the report route's page).
+  if (r.deferred) r = r.deferred();
   if (r.status < 200 || r.status > 599) __builtin_trap();
   if (r.status >= 400) {
     const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);

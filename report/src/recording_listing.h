@@ -22,7 +22,7 @@ struct ChunkListing {
   std::string document_id;
   int index = 0;
   std::filesystem::path mp4;   // may not exist
-  nlohmann::json metadata;     // the chunk's JSON (an object; empty when unreadable)
+  nlohmann::json metadata = nlohmann::json::object();  // the chunk's JSON (empty when unreadable or deleted)
   std::optional<std::string> end_reason;
   // Place on the recording's media timeline (paused time removed): the chunks are back
   // to back, each as long as its video (videoFrames) or else its chunkDuration.

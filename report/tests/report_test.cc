@@ -116,6 +116,27 @@ TEST_F(ReportTest, DamageIsShownInThePage) {
   }
 }
 
+// What the service's DELETE /recording/download/{documentId} (and its retention) does:
+// both files of a chunk gone while recording.json still lists it. The page is made and
+// says so (it threw nlohmann's type_error before: the chunk's metadata was null).
+TEST_F(ReportTest, AChunkDeletedWithItsMetadataIsShownMissing) {
+  const fs::path deleted = dir_ / "deleted";
+  fs::remove_all(deleted);
+  fs::copy(dir_ / "out", deleted);
+  const std::vector<fs::path> mp4s = chunks(deleted);
+  ASSERT_GE(mp4s.size(), 2u);
+  fs::path json = mp4s[1];
+  json.replace_extension(".json");
+  fs::remove(mp4s[1]);
+  fs::remove(json);
+  ReportFacts facts;
+  const std::string html = make_report_html(deleted, {}, &facts);
+  EXPECT_EQ(facts.chunks, static_cast<int>(mp4s.size()));
+  EXPECT_NE(html.find(json.filename().string() + ": missing"), std::string::npos);
+  EXPECT_NE(html.find(mp4s[1].filename().string() + ": missing"), std::string::npos);
+  EXPECT_EQ(count(html, "class=\"ok sha-ok\""), mp4s.size() - 1);
+}
+
 TEST_F(ReportTest, ADirectoryWithoutARecordingIsAnError) {
   EXPECT_THROW(make_report_html(dir_), Error);  // the call's media, no recording
   EXPECT_THROW(make_report_html(dir_ / "missing"), Error);

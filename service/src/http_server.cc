@@ -2,6 +2,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -66,6 +67,8 @@ struct HttpServer::Shared {
   ServerLimits limits;
   ssl::context* tls = nullptr;
   std::atomic<int> connections{0};
+  asio::thread_pool* workers = nullptr;  // HttpServer::workers_
+  std::atomic<int> deferred{0};          // jobs waiting or running
 };
 
 namespace {
@@ -108,6 +111,31 @@ class HttpConnection {
     parser_->header_limit(static_cast<uint32_t>(limits().header_bytes));
     parser_->body_limit(limits().body_bytes);
     beast::get_lowest_layer(derived().stream()).expires_after(limits().idle_timeout);
+    http::async_read_header(derived().stream(), buffer_, *parser_,
+                            beast::bind_front_handler(&HttpConnection::on_header, derived().shared_from_this()));
+  }
+
+  // The header is in. A client that sent "Expect: 100-continue" waits for a 100
+  // (Continue) before it sends the body (RFC 9110 §10.1.1; curl waits 1 s, then sends
+  // anyway): it gets one at once. A body over the limit was refused already (the parser
+  // checks Content-Length against it with the header: 413 without a 100). The request's
+  // deadline keeps running across both reads and the 100.
+  void on_header(beast::error_code ec, size_t bytes) {
+    if (ec || parser_->is_done()) return on_read(ec, bytes);
+    const auto& header = parser_->get();
+    if (header.version() >= 11 && beast::iequals(header[http::field::expect], "100-continue")) {
+      auto proceed = std::make_shared<http::response<http::empty_body>>(http::status::continue_, header.version());
+      http::async_write(derived().stream(), *proceed,
+                        [self = derived().shared_from_this(), proceed](beast::error_code e, size_t) {
+                          if (e) return;  // the connection ends
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(derived().stream(), buffer_, *parser_,
                      beast::bind_front_handler(&HttpConnection::on_read, derived().shared_from_this()));
   }
@@ -138,7 +166,35 @@ class HttpConnection {
       // process (an exception would leave io_context::run()).
       r = error_response(500, "InternalError", std::string("internal error: ") + e.what());
     }
+    if (r.deferred) return defer(std::move(r.deferred), req.version(), req.keep_alive());
     send(std::move(r), req.version(), req.keep_alive());
+  }
+
+  // Runs `job` on a worker thread, then sends its answer from this connection's strand.
+  // Nothing is read meanwhile, so the connection has no operation pending and its
+  // deadline does not run.
+  void defer(std::function<HttpResponse()> job, unsigned version, bool keep_alive) {
+    HttpServer::Shared& shared = token_.shared();
+    if (shared.deferred.fetch_add(1) >= shared.limits.max_deferred || !shared.workers) {
+      --shared.deferred;
+      HttpResponse busy = error_response(503, "ServiceBusy",
+                                         "too many reports are being made; try again in a few seconds");
+      busy.headers.emplace_back("Retry-After", "5");
+      return send(std::move(busy), version, keep_alive);
+    }
+    asio::post(*shared.workers, [self = derived().shared_from_this(), job = std::move(job), version, keep_alive] {
+      HttpResponse r;
+      try {
+        r = job();
+      } catch (const std::exception& e) {
+        r = error_response(500, "InternalError", std::string("internal error: ") + e.what());
+      }
+      r.deferred = nullptr;
+      --self->token_.shared().deferred;
+      asio::post(self->stream().get_executor(), [self, r = std::move(r), version, keep_alive]() mutable {
+        self->send(std::move(r), version, keep_alive);
+      });
+    });
   }
 
   template <class Message>
@@ -327,14 +383,19 @@ class HttpServer::Listener : public std::enable_shared_from_this<HttpServer::Lis
 
 HttpServer::HttpServer(asio::io_context& ioc, const tcp::endpoint& endpoint, ssl::context* tls, ServerLimits limits,
                        Handler handler)
-    : shared_(std::make_shared<Shared>()) {
+    : workers_(std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, limits.worker_threads)))),
+      shared_(std::make_shared<Shared>()) {
   shared_->handler = std::move(handler);
   shared_->limits = limits;
   shared_->tls = tls;
+  shared_->workers = workers_.get();
   listener_ = std::make_shared<Listener>(ioc, endpoint, shared_);
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  workers_->stop();
+  workers_->join();
+}
 void HttpServer::start() { listener_->accept(); }
 void HttpServer::stop() { listener_->stop(); }
 tcp::endpoint HttpServer::local_endpoint() const { return listener_->local_endpoint(); }

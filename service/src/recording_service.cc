@@ -182,7 +182,8 @@ void RecordingService::complete_interrupted(Recording& r) {
   store_.scan_recording(r.id, r.out_dir);
   send_state_event(r, RecordingState::kInactive, "");
   if (notification) send_file_status(r, *notification);
-  write_record(r);
+  // Marked finished on disk only once its events are in the outbox (flush_outgoing).
+  records_to_finish_.push_back(r.id);
 }
 
 // ---- control ----
@@ -302,6 +303,12 @@ nlohmann::json RecordingService::stats(std::string_view id) const {
   return j;
 }
 
+ReportSource RecordingService::report_source(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  const Recording& r = find_recording(id, nullptr);
+  return {r.id, r.out_dir, !r.finished};
+}
+
 size_t RecordingService::running_recordings() const {
   std::lock_guard lock(mu_);
   return static_cast<size_t>(
@@ -394,16 +401,34 @@ void RecordingService::send_state_event(const Recording& r, RecordingState state
 
 void RecordingService::flush_outgoing() {
   std::vector<OutgoingEvent> events;
+  std::vector<std::string> finished;
   {
     std::lock_guard lock(mu_);
     events.swap(outgoing_);
+    finished.swap(records_to_finish_);
   }
   // Written (and fsync'd) outside mu_: routes are not held up by the disk.
+  bool all_queued = true;
   for (auto& e : events) {
     try {
       outbox_.enqueue(std::move(e));
     } catch (const std::exception& ex) {
+      all_queued = false;
       std::cerr << "callrec serve: cannot queue an event to " << e.target << ": " << ex.what() << "\n";
+    }
+  }
+  // Only now are the finished recordings marked so on disk: killed before this point,
+  // the next start finds them unfinished and sends their events again (at least once).
+  // An event that could not be queued leaves them unfinished on disk for the same reason.
+  if (!all_queued) return;
+  std::lock_guard lock(mu_);
+  for (const auto& id : finished) {
+    const auto it = recordings_.find(id);
+    if (it == recordings_.end()) continue;
+    try {
+      write_record(it->second);
+    } catch (const std::exception& ex) {
+      std::cerr << "callrec serve: recording " << id << ": " << ex.what() << "\n";
     }
   }
 }
@@ -434,11 +459,8 @@ void RecordingService::finish_recording(Recording& r, const nlohmann::json& noti
   // The chunks, whatever the chunk events said.
   store_.scan_recording(r.id, r.out_dir);
   send_file_status(r, notification);
-  try {
-    write_record(r);
-  } catch (const std::exception& ex) {
-    std::cerr << "callrec serve: recording " << r.id << ": " << ex.what() << "\n";
-  }
+  // Marked finished on disk only once its events are in the outbox (flush_outgoing).
+  records_to_finish_.push_back(r.id);
   release_call(r);
 }
 

@@ -315,7 +315,7 @@ HttpResponse download(const HttpRequest& req, RecordingService& service, const s
 }  // namespace
 
 Router::Router(RecordingService& service, const HmacAuthenticator& auth, Now now)
-    : service_(service), auth_(auth), now_(std::move(now)) {}
+    : service_(service), auth_(auth), now_(std::move(now)), reports_(std::make_shared<const ReportPages>()) {}
 
 HttpResponse Router::handle(const HttpRequest& req) const {
   try {
@@ -470,6 +470,12 @@ HttpResponse Router::route(const HttpRequest& req) const {
   if (is(0, "callrec") && is(1, "recordings") && s.size() == 4 && is(3, "stats") && m == http::verb::get) {
     check_recording_id(s[2]);
     return json_response(200, service_.stats(s[2]));
+  }
+  // ---- callrec's own: the report page of a recording (made on a worker thread) ----
+  if (is(0, "callrec") && is(1, "recordings") && s.size() == 4 && is(3, "report") && m == http::verb::get) {
+    check_recording_id(s[2]);
+    const auto inm = req.find(http::field::if_none_match);
+    return reports_->answer(service_.report_source(s[2]), inm == req.end() ? std::string_view{} : inm->value());
   }
   throw ApiError(404, "UnknownRoute",
                  "no route " + std::string(req.method_string()) + " " +

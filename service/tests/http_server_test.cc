@@ -8,8 +8,13 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -33,6 +38,20 @@ class HttpServerTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
   HttpResponse handle(const HttpRequest& req) {
+    io_thread_ = std::this_thread::get_id();
+    if (req.target() == "/deferred") {
+      HttpResponse r;
+      r.body = "never sent: the deferred job's answer is";
+      r.deferred = [this] {
+        job_thread_ = std::this_thread::get_id();
+        job_started_.set_value();
+        job_release_.wait();
+        HttpResponse made;
+        made.body = "made on a worker";
+        return made;
+      };
+      return r;
+    }
     if (req.target() == "/file") {
       HttpResponse r;
       r.status = 206;
@@ -82,6 +101,9 @@ class HttpServerTest : public ::testing::Test {
   std::unique_ptr<HttpServer> server_;
   std::thread thread_;
   std::filesystem::path file_;
+  std::thread::id io_thread_, job_thread_;
+  std::promise<void> job_started_;
+  std::shared_future<void> job_release_;
 };
 
 TEST_F(HttpServerTest, ServesKeepAliveRequestsAndFileSlices) {
@@ -165,6 +187,82 @@ TEST_F(HttpServerTest, SilentSlowAndSurplusClientsAreDropped) {
   tcp::socket later = connect();
   EXPECT_NE(exchange(later, "GET /later HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").find("hello /later"),
             std::string::npos);
+}
+
+// "Expect: 100-continue" (RFC 9110 §10.1.1): the client gets 100 (Continue) as soon as
+// its header is in, before it sends the body, then the answer; a body over the limit is
+// refused at once instead, without a 100.
+TEST_F(HttpServerTest, ExpectContinueIsAnsweredBeforeTheBodyIsSent) {
+  ServerLimits limits;
+  limits.body_bytes = 1024;
+  start(limits);
+  tcp::socket s = connect();
+  asio::write(s, asio::buffer(std::string("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                          "Expect: 100-continue\r\nConnection: close\r\n\r\n")));
+  std::string interim;
+  s.non_blocking(true);
+  for (int i = 0; i < 1000 && interim.find("\r\n\r\n") == std::string::npos; ++i) {
+    char buf[256];
+    boost::system::error_code ec;
+    const size_t n = s.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block) {
+      std::this_thread::sleep_for(5ms);
+      continue;
+    }
+    ASSERT_FALSE(ec) << ec.message();
+    interim.append(buf, n);
+  }
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n") << "before any byte of the body was sent";
+  s.non_blocking(false);
+  const std::string r = exchange(s, "hello");
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 200")) << r;
+  EXPECT_NE(r.find("hello /upload"), std::string::npos) << r;
+
+  tcp::socket big = connect();
+  const std::string refused = exchange(big, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                                            "Expect: 100-continue\r\n\r\n");
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 413")) << refused;
+  EXPECT_EQ(refused.find("100 Continue"), std::string::npos) << refused;
+}
+
+// A response with deferred work is made on a worker thread: the single I/O thread keeps
+// serving other connections meanwhile, a job beyond max_deferred is refused at once
+// (503), and the connection that waited gets its answer and goes on with keep-alive.
+TEST_F(HttpServerTest, DeferredWorkRunsOnAWorkerWhileTheIoThreadServesOthers) {
+  std::promise<void> release;
+  job_release_ = release.get_future().share();
+  ServerLimits limits;
+  limits.worker_threads = 1;
+  limits.max_deferred = 1;
+  start(limits);  // one I/O thread
+  namespace http = boost::beast::http;
+  auto read_response = [](tcp::socket& s) {
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(s, buffer, res);
+    return res;
+  };
+  tcp::socket waiting = connect();
+  asio::write(waiting, asio::buffer(std::string("GET /deferred HTTP/1.1\r\nHost: x\r\n\r\n")));
+  ASSERT_EQ(job_started_.get_future().wait_for(10s), std::future_status::ready);
+
+  tcp::socket other = connect();
+  EXPECT_NE(exchange(other, "GET /meanwhile HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").find("hello /meanwhile"),
+            std::string::npos)
+      << "the I/O thread is not held by the job";
+  tcp::socket surplus = connect();
+  const std::string busy = exchange(surplus, "GET /deferred HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(busy.starts_with("HTTP/1.1 503")) << busy;
+  EXPECT_NE(busy.find("\"code\":\"ServiceBusy\""), std::string::npos) << busy;
+  EXPECT_NE(busy.find("Retry-After: 5"), std::string::npos) << busy;
+
+  release.set_value();
+  const auto answer = read_response(waiting);
+  EXPECT_EQ(answer.result_int(), 200);
+  EXPECT_EQ(answer.body(), "made on a worker");
+  EXPECT_NE(job_thread_, io_thread_);
+  asio::write(waiting, asio::buffer(std::string("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")));
+  EXPECT_EQ(read_response(waiting).body(), "hello /again") << "keep-alive goes on after a deferred answer";
 }
 
 }  // namespace

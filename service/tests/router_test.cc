@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "callrec/service/crypto.h"
 #include "fake_session.h"
@@ -297,6 +298,65 @@ TEST_F(RouterTest, DownloadsRangesMetadataDeleteAndTheFileStatusEvent) {
   EXPECT_EQ(body(r)["status"], 404) << "what the 1.5.1 client's downloader reads";
   EXPECT_EQ(error_code(r), "DocumentNotFound");
   EXPECT_EQ(send(http::verb::delete_, url).status, 404u);
+}
+
+// GET /callrec/recordings/{id}/report: the page is made by a deferred job (the server
+// runs it on a worker thread), 409 while no chunk is finished, then the page with its
+// ETag; asked again it comes from memory, If-None-Match gets 304, and a chunk deleted
+// changes it. (The fake chunk is not an MP4: the page says so; tests/service make real ones.)
+TEST_F(RouterTest, TheReportRouteMakesThePageOffTheRouterAndRevalidatesIt) {
+  const auto header = [](const HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers)
+      if (k == name) return v;
+    return std::string();
+  };
+  const std::string id = start_today();
+  const std::string url = "/callrec/recordings/" + id + "/report";
+  HttpResponse r = send(http::verb::get, url);
+  ASSERT_TRUE(r.deferred) << "made on a worker, not on the thread that routes";
+  r = r.deferred();
+  EXPECT_EQ(r.status, 409u) << r.body;
+  EXPECT_EQ(error_code(r), "ReportNotReady");
+
+  ASSERT_EQ(send(http::verb::delete_, "/calling/recordings/" + id + kApi).status, 204u);
+  for (int i = 0; i < 500 && !body(send(http::verb::get, "/callrec/recordings/" + id + "/stats"))["finished"]; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  r = send(http::verb::get, url);
+  ASSERT_TRUE(r.deferred);
+  r = r.deferred();
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(header(r, "Content-Type"), "text/html; charset=utf-8");
+  EXPECT_EQ(header(r, "Content-Security-Policy"), "default-src 'none'; img-src data:; style-src 'unsafe-inline'");
+  EXPECT_EQ(header(r, "Cache-Control"), "private, no-cache");
+  const std::string etag = header(r, "ETag");
+  EXPECT_TRUE(etag.starts_with("\"report-")) << etag;
+  EXPECT_TRUE(r.body.starts_with("<!DOCTYPE html>"));
+  EXPECT_NE(r.body.find(kCall), std::string::npos) << "the call's id is in the summary";
+
+  const HttpResponse again = send(http::verb::get, url);
+  EXPECT_FALSE(again.deferred) << "an unchanged recording's page is kept";
+  EXPECT_EQ(again.status, 200u);
+  EXPECT_EQ(again.body, r.body);
+  EXPECT_EQ(header(again, "ETag"), etag);
+  const HttpResponse unchanged = send(http::verb::get, url, "", {{"If-None-Match", etag}});
+  EXPECT_EQ(unchanged.status, 304u);
+  EXPECT_FALSE(unchanged.deferred);
+  EXPECT_EQ(header(unchanged, "ETag"), etag);
+
+  const std::string doc = "0123456789abcdef0123456789abcdef-" + id.substr(0, 8) + "-000000";
+  ASSERT_EQ(send(http::verb::delete_, "/recording/download/" + doc).status, 200u);
+  r = send(http::verb::get, url, "", {{"If-None-Match", etag}});
+  ASSERT_TRUE(r.deferred) << "a deleted chunk changes the page";
+  r = r.deferred();
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_NE(header(r, "ETag"), etag);
+
+  r = send(http::verb::get, "/callrec/recordings/00000000-0000-4000-8000-000000000000/report");
+  EXPECT_EQ(r.status, 404u);
+  EXPECT_EQ(error_code(r), "RecordingNotFound");
+  EXPECT_EQ(send(http::verb::get, "/callrec/recordings/..%2F..%2Fkey/report").status, 400u);
+  EXPECT_EQ(send(http::verb::get, url, "", {}, false).status, 401u);
+  EXPECT_EQ(send(http::verb::post, url).status, 404u);
 }
 
 TEST_F(RouterTest, EveryRequestNeedsTheSignature) {

@@ -2,7 +2,7 @@
 # The reference routes (and a few of today's) with curl and requests signed here with
 # openssl — an implementation of the signature independent of callrec's — against
 # `callrec serve`, with every error path: 400, 401, 404, 409, 413, 416, and HTTPS only
-# when a certificate is given.
+# when a certificate is given. Also callrec's report route (the page of a recording).
 #   reference_routes_curl_test.sh CALLREC_BINARY WORK_DIR
 set -euo pipefail
 CALLREC="$1"
@@ -68,9 +68,21 @@ CONV=$("$CALLREC" conversation-id "https://conversations.example/conversations/c
   && pass "conversation-id round trip" || fail "conversation-id round trip"
 CB="http://127.0.0.1:9/callback"  # nobody listens: events wait in the outbox, the routes do not
 
+# Two participants in the call before the recording starts, a third joins while it runs.
+SDP='v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 97\r\n'
+join() {  # join ID NAME
+  expect "$1 joins" 201 "$(signed POST "/calling/calls/$CONV/participants" \
+    "{\"participantId\":\"$1\",\"displayName\":\"$2\",\"sdp\":\"$SDP\"}")" "\"participantId\":\"$1\""
+}
+join 8:acs:ada "Ada Lovelace"
+join 8:acs:grace "Grace Hopper"
 r=$(signed POST "/conversations/$CONV/Recordings" "{\"operationContext\":\"op-1\",\"recordingStateCallbackUri\":\"$CB\"}")
 expect "start" 200 "$r" '"recordingId":"'
 REC=$(sed 's/.*"recordingId":"\([^"]*\)".*/\1/' <<<"$r")
+# No chunk can be finished yet (a 64 KiB chunk holds seconds of media).
+r=$(signed GET "/callrec/recordings/$REC/report" "" -D "$WORK/headers")
+expect "report before any chunk is finished" 409 "$r" '"code":"ReportNotReady"'
+join 8:acs:alan "Alan Turing"
 expect "state active" 200 "$(signed GET "/conversations/$CONV/recordings/$REC" "")" '"recordingState":"active"'
 expect "second recording of the call" 409 \
   "$(signed POST "/conversations/$CONV/Recordings" "{\"recordingStateCallbackUri\":\"$CB\"}")" "$ERR"
@@ -115,8 +127,33 @@ r=$(curl -s -o "$WORK/body" -w '%{http_code}' "http://127.0.0.1:$PORT/conversati
   -H "Authorization: HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=$old_sig"; printf ' '; cat "$WORK/body")
 expect "replayed 10 minutes later" 401 "$r" 'time window'
 
-# Downloads: the chunk of the recording, whole, in a range, its metadata; then deleted.
 for _ in $(seq 1 100); do [ -f "$WORK/storage/recordings/$REC/recording.json" ] && break; sleep 0.1; done
+
+# The report page of the stopped recording: the contact sheet and every participant's
+# timeline; revalidated by its ETag; the error model for unknown and malformed ids.
+r=$(signed GET "/callrec/recordings/$REC/report" "" -D "$WORK/headers")
+cp "$WORK/body" "$WORK/report.html"
+expect "report" 200 "$r" '<!DOCTYPE html>'
+grep -qi '^content-type: text/html; charset=utf-8' "$WORK/headers" && grep -qi "^content-security-policy: default-src 'none'" "$WORK/headers" \
+  && grep -qi '^cache-control: private, no-cache' "$WORK/headers" && pass "report headers" || fail "report headers: $(cat "$WORK/headers")"
+figures=$(grep -o '<figure data-ms="[0-9]*"><img [^>]*src="data:image/jpeg;base64,' "$WORK/report.html" | wc -l || true)
+grep -q '<section id="contact-sheet">' "$WORK/report.html" && [ "$figures" -ge 1 ] \
+  && pass "report: contact sheet ($figures pictures)" || fail "report: no contact sheet ($figures pictures)"
+for who in "8:acs:ada Ada Lovelace" "8:acs:grace Grace Hopper" "8:acs:alan Alan Turing"; do
+  id=${who%% *}
+  if grep -q "<g class=\"lane\" data-participant=\"$id\" data-kind=\"present\"[^>]*><rect class=\"span\" data-start-ms=\"[0-9]*\" data-end-ms=\"[0-9]*\"" "$WORK/report.html" \
+     && grep -q ">${who#* }<title>$id</title>" "$WORK/report.html"; then
+    pass "report: $id's timeline"; else fail "report: no timeline of $id"; fi
+done
+ETAG=$(grep -i '^etag: ' "$WORK/headers" | cut -d' ' -f2 | tr -d '\r')
+expect "report unchanged (If-None-Match)" 304 "$(signed GET "/callrec/recordings/$REC/report" "" -H "If-None-Match: $ETAG")"
+expect "report of an unknown recording" 404 \
+  "$(signed GET "/callrec/recordings/00000000-0000-4000-8000-000000000000/report" "")" '"code":"RecordingNotFound"'
+expect "report: traversal in the id" 400 "$(signed GET "/callrec/recordings/..%2F..%2Fkey/report" "")" '"code":"InvalidRecordingId"'
+r=$(curl -s -o "$WORK/body" -w '%{http_code}' "http://127.0.0.1:$PORT/callrec/recordings/$REC/report"; printf ' '; cat "$WORK/body")
+expect "report unsigned" 401 "$r" '"code":"Unauthorized"'
+
+# Downloads: the chunk of the recording, whole, in a range, its metadata; then deleted.
 DOC=$(ls "$WORK/storage/recordings/$REC" | grep -E '^[0-9a-f]{32}-[0-9]{6}\.mp4$' | head -1)
 DOC=${DOC%.mp4}
 [ -n "$DOC" ] && pass "the recording wrote a chunk" || fail "no chunk in $WORK/storage/recordings/$REC"
@@ -133,6 +170,9 @@ expect "delete the chunk" 200 "$(signed DELETE "/recording/download/$DOC" "")"
 expect "deleted chunk" 404 "$(signed GET "/recording/download/$DOC" "")" '"code":"DocumentNotFound"'
 expect "deleted metadata" 404 "$(signed GET "/recording/download/$DOC/metadata" "")" '"code":"DocumentNotFound"'
 [ ! -e "$WORK/storage/recordings/$REC/$DOC.mp4" ] && pass "the chunk's file is gone" || fail "the chunk's file is still there"
+r=$(signed GET "/callrec/recordings/$REC/report" "" -H "If-None-Match: $ETAG" -D "$WORK/headers")
+expect "report after the chunk was deleted" 200 "$r" "$DOC.mp4: missing"
+grep -qi "^etag: $ETAG" "$WORK/headers" && fail "report: the same ETag after a chunk was deleted" || pass "report: a new ETag"
 
 kill -TERM $SERVICE_PID
 wait $SERVICE_PID && pass "SIGTERM: exit 0" || fail "SIGTERM: exit $?"

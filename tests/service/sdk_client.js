@@ -13,6 +13,11 @@
 // (downloadToPath, downloadStreaming with ranges), deletes a chunk, stops the service
 // with SIGTERM and writes WORK_DIR/summary.json. Any failure exits 1 with a message.
 "use strict";
+// Node 18 (Debian 12's nodejs) has Web Crypto only as require("node:crypto").webcrypto,
+// unless run with --experimental-global-webcrypto; the client's dependencies call
+// globalThis.crypto.randomUUID() (@azure/core-util through @typespec/ts-http-runtime),
+// and every request fails with "crypto is not defined" without it. Node 20+ has it.
+globalThis.crypto ??= require("node:crypto").webcrypto;
 const { CallAutomationClient, parseCallAutomationEvent } = require("@azure/communication-call-automation");
 const { EventGridDeserializer } = require("@azure/eventgrid");
 const { spawn } = require("node:child_process");

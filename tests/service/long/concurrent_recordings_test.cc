@@ -1,13 +1,21 @@
 // Four recordings at once in one `callrec serve`, with state queries from two clients
-// meanwhile (each as fast as the service answers, one connection per query): every
-// query is answered, every recording keeps pace with the wall clock (8 periods a second
-// written, nothing dropped: the engine's counters, read through the service's stats
-// route before the stop) and every chunk passes the contract checks.
+// (each as fast as the service answers, one connection per query): every query is
+// answered, every recording keeps pace with the wall clock, no output period of a running
+// recording is late while the service answers the queries and starts another recording,
+// and every chunk passes the contract checks.
 //
-// Late periods (periodsLate: written more than one period after their media was final)
-// are printed, not asserted: on a shared 2-core machine they come from the machine's
-// load as much as from the service (measured with no query at all: CLIENTS=0). The
-// benchmark (service/bench/service_load_bench.cc) compares them with and without load.
+// Late, from the engine's counters (SessionStats through the stats route): a period
+// written more than one output period (125 ms, the contract's 8 fps) after its media was
+// final (periodsLate). A session's own first periods are late on a loaded 2-core
+// machine (it opens its encoders with its first period: up to about 2 s of lag and
+// 10-30 late periods, seen here with no query at all), so three recordings are started
+// and the test waits until each writes at the clock's pace, not faster (at most 30 s).
+// Then, in an 8 s window, the fourth recording starts and the queries run; the three
+// may have at most one late period per second of the window (8 of 64) each. The service
+// stalling the output (a route holding what a session waits for, the I/O threads or a
+// session's start starving the output threads) makes every period of the stall late and
+// exceeds it; the machine's other work makes a few scattered ones (seen here at a load
+// average of 9: 0 late of 64 with the queries; 0-5 of 64 without any, CLIENTS=0).
 //
 // PHASE 1: the participants send no media (placeholder tiles, silence).
 #include <gtest/gtest.h>
@@ -15,6 +23,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <deque>
 #include <fstream>
 #include <thread>
 
@@ -47,7 +56,7 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
                                           (dir / "key").string(), "--event-webhook", hooks.url()});
   const int port = service.port();
   std::vector<std::string> calls, ids;
-  for (int c = 0; c < 4; ++c) {
+  auto start_recording = [&](int c) {
     calls.push_back(conversation_id_from_url("https://conversations.example/conversations/load-" + std::to_string(c)));
     for (int p = 0; p < 3; ++p) {
       const HttpResult r =
@@ -59,7 +68,42 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
                                         json{{"callLocator", {{"kind", "serverCallLocator"}, {"serverCallId", calls.back()}}}}.dump());
     ASSERT_EQ(r.status, 200) << r.body;
     ids.push_back(json::parse(r.body)["recordingId"]);
+  };
+  for (int c = 0; c < 3; ++c) {
+    start_recording(c);
+    if (HasFatalFailure()) return;
   }
+  auto read_stats = [&] {
+    std::vector<json> out;
+    for (const auto& id : ids)
+      out.push_back(json::parse(signed_request(port, key, "GET", "/callrec/recordings/" + id + "/stats").body));
+    return out;
+  };
+  auto counter = [](const json& stats, const char* name) { return stats[name].get<int64_t>(); };
+
+  // Warm-up: until every recording writes at the clock's pace, 6 to 11 periods in the
+  // last second (one catching up its start-up backlog writes 20-40 a second).
+  std::deque<std::vector<json>> last_second{read_stats()};
+  bool settled = false;
+  for (int poll = 0; poll < 120 && !settled; ++poll) {
+    std::this_thread::sleep_for(250ms);
+    last_second.push_back(read_stats());
+    if (last_second.size() > 5) last_second.pop_front();
+    if (last_second.size() < 5) continue;
+    settled = true;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const int64_t n = counter(last_second.back()[i], "periodsWritten") - counter(last_second.front()[i], "periodsWritten");
+      settled = settled && n >= 6 && n <= 11;
+    }
+  }
+  ASSERT_TRUE(settled) << "the recordings never wrote at the clock's pace for a second in 30 s";
+  const std::vector<json> before = read_stats();
+  // The window: the fourth recording starts (its participants join, its session and
+  // encoders open) and the queries run.
+  const auto window_start = std::chrono::steady_clock::now();
+  start_recording(3);
+  if (HasFatalFailure()) return;
+
   std::atomic<bool> done{false};
   std::atomic<int> answered{0}, failed{0};
   std::vector<std::thread> clients;
@@ -71,19 +115,34 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
       }
     });
   std::this_thread::sleep_for(8s);
-  std::vector<json> stats;
-  for (const auto& id : ids) stats.push_back(json::parse(signed_request(port, key, "GET", "/callrec/recordings/" + id + "/stats").body));
+  const std::vector<json> after = read_stats();
+  const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
   done = true;
   for (auto& c : clients) c.join();
   for (const auto& id : ids) EXPECT_EQ(signed_request(port, key, "DELETE", "/calling/recordings/" + id + kApi).status, 204);
-  std::cout << "[ measured ] " << answered << " state queries answered in 8 s while 4 recordings ran\n";
-  EXPECT_GT(answered.load(), 100);
+  std::cout << "[ measured ] " << answered << " state queries answered in " << window_s
+            << " s while 4 recordings ran (" << kClients << " clients)\n";
+  if (kClients > 0) EXPECT_GT(answered.load(), 100);
   EXPECT_EQ(failed.load(), 0);
   for (size_t i = 0; i < ids.size(); ++i) {
-    std::cout << "[ measured ] recording " << i << ": " << stats[i].dump() << "\n";
-    // 8 s at 8 periods a second, less the jitter window, the start and 1 s of slack.
-    EXPECT_GE(stats[i]["periodsWritten"].get<int64_t>(), 8 * 8 - 16) << "keeps pace with the wall clock";
-    EXPECT_EQ(stats[i]["mediaDroppedQueueFull"].get<int64_t>(), 0) << ids[i];
+    const bool started_in_window = i == 3;
+    const int64_t written = counter(after[i], "periodsWritten") - (started_in_window ? 0 : counter(before[i], "periodsWritten"));
+    const int64_t late = counter(after[i], "periodsLate") - (started_in_window ? 0 : counter(before[i], "periodsLate"));
+    if (started_in_window)
+      std::cout << "[ measured ] recording 3, started in the window: " << late << " late of " << written
+                << " (worst lag " << counter(after[i], "maxOutputLagMs") << " ms); " << after[i].dump() << "\n";
+    else
+      std::cout << "[ measured ] recording " << i << ": starting up " << counter(before[i], "periodsLate")
+                << " late of " << counter(before[i], "periodsWritten") << " (worst lag "
+                << counter(before[i], "maxOutputLagMs") << " ms); in the window " << late << " late of " << written
+                << "; " << after[i].dump() << "\n";
+    // 8 periods a second, less 1 s of slack (the window's ends are two stats requests),
+    // and 2 s more for the one that starts in the window (its start-up backlog).
+    EXPECT_GE(written, static_cast<int64_t>(window_s * 8) - (started_in_window ? 24 : 8))
+        << ids[i] << " keeps pace with the wall clock";
+    if (!started_in_window)
+      EXPECT_LE(late, written / 8) << ids[i] << ": periods written more than 125 ms after they were due";
+    EXPECT_EQ(counter(after[i], "mediaDroppedQueueFull"), 0) << ids[i];
   }
   ASSERT_TRUE(hooks.wait_for(4, 60s));
   for (const auto& body : hooks.bodies()) {

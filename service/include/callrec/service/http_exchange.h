@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,6 +32,11 @@ struct HttpResponse {
   std::shared_ptr<FileSlice> file;  // a download
   uint64_t head_length = 0;         // HEAD: the Content-Length a GET would have
   bool head = false;
+  // Work too long for an I/O thread (a report page: decoding and hashing, up to seconds):
+  // when set, the server runs it on its worker threads and sends what it returns instead
+  // of this response. It must not refer to the router or the service (it may run after
+  // they are gone): it captures what it needs by value.
+  std::function<HttpResponse()> deferred;
 };
 
 // The error model: {"error": {"code", "message", "target", "details": []}}.

@@ -11,6 +11,12 @@
 // With a TLS context, plain-HTTP connections are answered 400 (TlsRequired); without
 // one, TLS connections are closed.
 //
+// A response with `deferred` work (HttpResponse) is made on the server's own worker
+// threads (`worker_threads`, a Boost.Asio thread_pool), never on an I/O thread, and
+// sent from the connection's strand when it is ready; the connection reads nothing
+// meanwhile. At most `max_deferred` such jobs wait or run at once; beyond that the
+// answer is 503 (ServiceBusy, Retry-After) at once.
+//
 // Threading: the connections run on the io_context's threads (a strand each); the
 // handler may run on several threads at once.
 #pragma once
@@ -23,6 +29,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "callrec/service/http_exchange.h"
 
@@ -34,6 +41,8 @@ struct ServerLimits {
   int max_connections = 512;
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds write_timeout{30'000};
+  int worker_threads = 1;
+  int max_deferred = 8;
 };
 
 class HttpServer {
@@ -41,6 +50,7 @@ class HttpServer {
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
   HttpServer(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
              boost::asio::ssl::context* tls, ServerLimits limits, Handler handler);
+  // Waits for the deferred job running, if any (the jobs waiting are dropped).
   ~HttpServer();
   // Starts accepting.
   void start();
@@ -53,6 +63,9 @@ class HttpServer {
 
  private:
   class Listener;
+  // Owned here, not by Shared: a job may hold the last reference to Shared, and a pool
+  // cannot be joined from one of its own threads.
+  std::unique_ptr<boost::asio::thread_pool> workers_;
   std::shared_ptr<Shared> shared_;
   std::shared_ptr<Listener> listener_;
 };

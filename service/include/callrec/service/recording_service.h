@@ -43,6 +43,7 @@
 #include "callrec/service/event_outbox.h"
 #include "callrec/service/participant_media.h"
 #include "callrec/service/recording_session.h"
+#include "callrec/service/report_pages.h"
 
 namespace callrec::service {
 
@@ -94,6 +95,8 @@ class RecordingService {
   void resume(std::string_view recording_id, std::string_view operation_context, const std::string* call_id = nullptr);
   void stop(std::string_view recording_id, std::string_view operation_context, const std::string* call_id = nullptr);
   nlohmann::json stats(std::string_view recording_id) const;
+  // Where the recording's report is made from (404 when the recording is unknown).
+  ReportSource report_source(std::string_view recording_id) const;
 
   // Returns the SDP answer. 409 when the participant is in the call already.
   std::string add_participant(const std::string& call_id, const std::string& participant_id,
@@ -151,7 +154,8 @@ class RecordingService {
   void send_state_event(const Recording& r, RecordingState state, std::string_view operation_context);
   void send_file_status(const Recording& r, nlohmann::json notification);
   void sweep();
-  // Hands the events made under mu_ to the outbox, outside mu_.
+  // Hands the events made under mu_ to the outbox, outside mu_, then marks the
+  // recordings that caused them finished on disk.
   void flush_outgoing();
 
   const ServiceConfig config_;
@@ -166,6 +170,9 @@ class RecordingService {
   std::map<std::string, Recording, std::less<>> recordings_;         // guarded by mu_
   std::map<std::string, std::string, std::less<>> repeatability_;    // guarded by mu_
   std::vector<OutgoingEvent> outgoing_;                              // guarded by mu_
+  // Recordings finished in memory whose record is written finished once their events
+  // are in the outbox (flush_outgoing): a kill in between must not lose the events.
+  std::vector<std::string> records_to_finish_;                       // guarded by mu_
 
   std::mutex events_mu_;
   std::condition_variable events_cv_;

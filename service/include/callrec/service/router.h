@@ -7,10 +7,12 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 
 #include "callrec/service/hmac_auth.h"
 #include "callrec/service/http_exchange.h"
 #include "callrec/service/recording_service.h"
+#include "callrec/service/report_pages.h"
 
 namespace callrec::service {
 
@@ -30,6 +32,7 @@ class Router {
   RecordingService& service_;
   const HmacAuthenticator& auth_;
   const Now now_;
+  const std::shared_ptr<const ReportPages> reports_;
 };
 
 }  // namespace callrec::service
