@@ -1,6 +1,7 @@
 // callrec: the command line.
 //
 //   callrec render MANIFEST.json --out DIR [--max-chunk-bytes N] [--quiet] ...
+//   callrec record --out DIR --participant ID=FILE.sdp [...] [--duration S]
 //   callrec recover DIR
 //   callrec [COMMAND] ... --log-level error|warning|info|debug
 //
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   // Each subcommand lives in <name>_command.cc; add new ones here.
   const std::vector<cli::CommandRunner> commands{
       cli::add_render_command(app),
+      cli::add_record_command(app),
       cli::add_recover_command(app),
       cli::add_report_command(app),
       cli::add_serve_command(app),

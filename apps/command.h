@@ -26,6 +26,7 @@ LogSink stderr_log_sink(std::optional<LogLevel> libav_level);
 
 // Each adds its subcommand and options to `app` and returns how to run it.
 CommandRunner add_render_command(CLI::App& app);
+CommandRunner add_record_command(CLI::App& app);
 CommandRunner add_recover_command(CLI::App& app);
 CommandRunner add_report_command(CLI::App& app);
 CommandRunner add_serve_command(CLI::App& app);

@@ -97,6 +97,7 @@ bool RtpStreamReceiver::accept_source(std::optional<SourceAddress>& latched, int
 void RtpStreamReceiver::on_datagram(Channel channel, std::span<const uint8_t> data, const SourceAddress& from,
                                     int64_t arrival_us) {
   const bool rtcp = channel == Channel::kRtcp || (description_.rtcp_mux && RtpPacket::looks_like_rtcp(data));
+  ++(rtcp ? stats_.rtcp_datagrams : stats_.rtp_datagrams);
   if (rtcp) {
     // With rtcp-mux, RTCP comes from the RTP source.
     auto& latched = channel == Channel::kRtp ? rtp_source_ : rtcp_source_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <optional>
 #include <random>
 
 #include "callrec/core/av.h"
@@ -161,6 +162,7 @@ struct UdpRelay::Impl {
     std::vector<uint8_t> buffer = std::vector<uint8_t>(65536);
     int64_t index = 0;
     std::deque<Pending> queue;
+    std::optional<std::vector<uint8_t>> held;  // waits for the next datagram (swap_with_next)
     std::unique_ptr<asio::steady_timer> timer;
   };
 
@@ -200,9 +202,17 @@ struct UdpRelay::Impl {
           if (leg.route.inspect) leg.route.inspect(bytes);
           const int64_t index = leg.index++;
           if (!leg.route.drop || !leg.route.drop(index, bytes)) {
-            leg.queue.push_back({std::chrono::steady_clock::now() + std::chrono::microseconds(leg.route.delay_us),
-                                 std::move(bytes)});
-            if (leg.queue.size() == 1) arm(leg);
+            if (!leg.held && leg.route.swap_with_next && leg.route.swap_with_next(index)) {
+              leg.held = std::move(bytes);
+            } else {
+              const auto due = std::chrono::steady_clock::now() + std::chrono::microseconds(leg.route.delay_us);
+              leg.queue.push_back({due, std::move(bytes)});
+              if (leg.held) {
+                leg.queue.push_back({due, std::move(*leg.held)});
+                leg.held.reset();
+              }
+              if (leg.queue.size() <= 2) arm(leg);
+            }
           }
         }
       }

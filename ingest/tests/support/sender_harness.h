@@ -77,6 +77,9 @@ class UdpRelay {
     int64_t delay_us = 0;
     std::function<bool(int64_t index, const std::vector<uint8_t>&)> drop;
     std::function<void(const std::vector<uint8_t>&)> inspect;
+    // Reordering: a datagram for which this says true is held and sent right after the
+    // next one (the two swap places).
+    std::function<bool(int64_t index)> swap_with_next;
   };
   explicit UdpRelay(std::vector<Route> routes);
   ~UdpRelay();

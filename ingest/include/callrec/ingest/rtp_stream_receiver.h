@@ -68,6 +68,8 @@ struct ReceiverConfig {
 };
 
 struct StreamStats {
+  int64_t rtp_datagrams = 0;           // every datagram taken as RTP, before any check
+  int64_t rtcp_datagrams = 0;          // every datagram taken as RTCP, before any check
   int64_t packets_received = 0;        // RTP packets accepted into the reorder buffer
   int64_t bytes_received = 0;
   int64_t packets_lost = 0;            // sequence numbers given up
