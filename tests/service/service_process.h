@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -37,6 +38,11 @@ class ServiceProcess {
   std::string err_;
   std::optional<int> status_;
 };
+
+// An SDP offer as `ffmpeg -sdp_file` writes it for a sender on loopback: an Opus stream
+// (payload type 97) and/or a VP8 stream (96), each on a free port pair of 127.0.0.1
+// (RTP, RTCP) picked here; `ports` gets them (audio first), when given.
+std::string loopback_offer(bool audio, bool video, std::vector<uint16_t>* ports = nullptr);
 
 // A random Base64 access key written to `file`; returns the Base64 text.
 std::string write_access_key(const std::filesystem::path& file);

@@ -45,7 +45,6 @@ using namespace std::chrono_literals;
 
 const char* kApi = "?api-version=2023-10-15";
 const int kClients = std::getenv("CLIENTS") ? std::atoi(std::getenv("CLIENTS")) : 2;
-const char* kSdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 5006 RTP/AVP 96\r\n";
 
 TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) {
   av_log_set_level(AV_LOG_ERROR);
@@ -61,7 +60,7 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
     for (int p = 0; p < 3; ++p) {
       const HttpResult r =
           signed_request(port, key, "POST", "/calling/calls/" + calls.back() + "/participants",
-                         json{{"participantId", "8:acs:" + std::to_string(c) + "-" + std::to_string(p)}, {"sdp", kSdp}}.dump());
+                         json{{"participantId", "8:acs:" + std::to_string(c) + "-" + std::to_string(p)}, {"sdp", loopback_offer(false, true)}}.dump());
       ASSERT_EQ(r.status, 201) << r.body;
     }
     const HttpResult r = signed_request(port, key, "POST", std::string("/calling/recordings") + kApi,
