@@ -109,6 +109,31 @@ int ServiceProcess::stop(int signal, std::chrono::seconds timeout) {
   return *status_;
 }
 
+RtpSenderProcess::RtpSenderProcess(const std::filesystem::path& file, uint16_t audio_port, uint16_t video_port) {
+  const std::vector<std::string> args = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i",
+                                         file.string(), "-map", "0:a", "-c:a", "copy", "-f", "rtp",
+                                         "rtp://127.0.0.1:" + std::to_string(audio_port), "-map", "0:v", "-c:v",
+                                         "copy", "-f", "rtp", "rtp://127.0.0.1:" + std::to_string(video_port)};
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, 1);
+    ::execvp("ffmpeg", argv.data());
+    ::_exit(127);
+  }
+  if (pid_ < 0) throw std::runtime_error("cannot start ffmpeg");
+}
+
+RtpSenderProcess::~RtpSenderProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+}
+
 std::string loopback_offer(bool audio, bool video, std::vector<uint16_t>* ports) {
   std::string sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n";
   if (audio) {

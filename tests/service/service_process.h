@@ -44,6 +44,20 @@ class ServiceProcess {
 // (RTP, RTCP) picked here; `ports` gets them (audio first), when given.
 std::string loopback_offer(bool audio, bool video, std::vector<uint16_t>* ports = nullptr);
 
+// An ffmpeg RTP sender on loopback: sends `file`'s audio (copied: Opus) to audio_port
+// and its video (copied: VP8) to video_port in real time (-re), as a participant's
+// client would, until destroyed (SIGTERM, then waited for) or the file ends.
+class RtpSenderProcess {
+ public:
+  RtpSenderProcess(const std::filesystem::path& file, uint16_t audio_port, uint16_t video_port);
+  ~RtpSenderProcess();
+  RtpSenderProcess(const RtpSenderProcess&) = delete;
+  RtpSenderProcess& operator=(const RtpSenderProcess&) = delete;
+
+ private:
+  pid_t pid_ = -1;
+};
+
 // A random Base64 access key written to `file`; returns the Base64 text.
 std::string write_access_key(const std::filesystem::path& file);
 
