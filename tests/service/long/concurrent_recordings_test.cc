@@ -108,7 +108,8 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
   auto counter = [](const json& stats, const char* name) { return stats[name].get<int64_t>(); };
 
   // Warm-up: until every recording writes at the clock's pace, 6 to 11 periods in the
-  // last second (one catching up its start-up backlog writes 20-40 a second).
+  // last second (one catching up its start-up backlog writes 20-40 a second), at most one
+  // of them late.
   std::deque<std::vector<json>> last_second{read_stats()};
   bool settled = false;
   for (int poll = 0; poll < 120 && !settled; ++poll) {
@@ -119,7 +120,12 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
     settled = true;
     for (size_t i = 0; i < ids.size(); ++i) {
       const int64_t n = counter(last_second.back()[i], "periodsWritten") - counter(last_second.front()[i], "periodsWritten");
-      settled = settled && n >= 6 && n <= 11;
+      // ... and not late any more: a session still catching up its start-up lag writes at
+      // about the clock's pace too, but late (seen: settled after 1 s with 6 of 8 late,
+      // and that backlog counted in the window).
+      const int64_t late =
+          counter(last_second.back()[i], "periodsLate") - counter(last_second.front()[i], "periodsLate");
+      settled = settled && n >= 6 && n <= 11 && late <= 1;
     }
   }
   ASSERT_TRUE(settled) << "the recordings never wrote at the clock's pace for a second in 30 s";
