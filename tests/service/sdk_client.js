@@ -197,7 +197,9 @@ async function main() {
     }
     check(conflict && conflict.statusCode === 409, "a second recording of the call is refused with 409");
     check((await recording.getState(id)).recordingState === "active", "getState active");
-    await sleep(2500);
+    // 3.5 s: Ada's and Grace's senders send a VP8 key frame every 2 s, and the recording's
+    // first pictures of them come with the first one after the start.
+    await sleep(3500);
     await join("8:acs:katherine", "Katherine Johnson");
     await sleep(1500);
     await recording.pause(id);
