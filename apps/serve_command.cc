@@ -27,7 +27,7 @@
 #include "callrec/service/hmac_auth.h"
 #include "callrec/service/http_server.h"
 #include "callrec/service/http_url.h"
-#include "callrec/service/participant_media.h"
+#include "callrec/service/rtp_media.h"
 #include "callrec/service/recording_service.h"
 #include "callrec/service/router.h"
 #include "command.h"
@@ -140,7 +140,7 @@ int serve(const ServeOptions& o) {
        .max_chunk_bytes = o.max_chunk_bytes,
        .sweep_interval = std::clamp<std::chrono::milliseconds>(retention / 10, std::chrono::seconds(1),
                                                                std::chrono::seconds(60))},
-      &service::make_engine_session, std::make_shared<service::SdpEchoMedia>(), outbox, store);
+      &service::make_engine_session, std::make_shared<service::RtpMedia>(), outbox, store);
   recordings.start();
   outbox.start();
   const service::Router router(recordings, auth);

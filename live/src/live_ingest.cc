@@ -5,10 +5,10 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <utility>
 
 #include "callrec/core/error.h"
+#include "callrec/ingest/sdp_answer.h"
 #include "callrec/ingest/sdp_description.h"
 #include "callrec/ingest/udp_ingest.h"
 
@@ -64,57 +64,6 @@ in::ParticipantMedia to_description(const RtpParticipantMedia& media) {
     out.streams.push_back(std::move(d));
   }
   return out;
-}
-
-// One voice, one camera and one screen share per participant: the session has one input
-// of each.
-void check_tracks(const in::ParticipantMedia& media) {
-  int audio = -1, camera = -1, screen = -1;
-  for (int i = 0; i < static_cast<int>(media.streams.size()); ++i) {
-    const in::StreamDescription& s = media.streams[static_cast<size_t>(i)];
-    int& first = s.kind == in::MediaKind::kAudio ? audio : (s.screen_share ? screen : camera);
-    const char* what = s.kind == in::MediaKind::kAudio ? "audio" : (s.screen_share ? "screen-share" : "camera");
-    if (first >= 0) {
-      throw Error("streams " + std::to_string(first) + " and " + std::to_string(i) + " are both " + what +
-                  " streams; a participant has one " + what + " stream (send others as another participant)");
-    }
-    first = i;
-  }
-}
-
-std::string answer_sdp(const std::vector<LiveIngest::StreamAnswer>& streams, const in::ParticipantMedia& media) {
-  std::ostringstream sdp;
-  const auto family = [](const std::string& address) {
-    return address.find(':') != std::string::npos ? "IP6" : "IP4";
-  };
-  const std::string& first = streams.front().address;
-  sdp << "v=0\r\no=- 0 0 IN " << family(first) << ' ' << first << "\r\ns=callrec\r\nt=0 0\r\n";
-  for (size_t i = 0; i < streams.size(); ++i) {
-    const LiveIngest::StreamAnswer& a = streams[i];
-    const in::StreamDescription& d = media.streams[i];
-    sdp << "m=" << (a.audio ? "audio" : "video") << ' ' << a.rtp_port << " RTP/AVPF";
-    for (const auto& f : d.formats) sdp << ' ' << static_cast<int>(f.payload_type);
-    sdp << "\r\nc=IN " << family(a.address) << ' ' << a.address << "\r\n";
-    if (a.rtcp_mux)
-      sdp << "a=rtcp-mux\r\n";
-    else
-      sdp << "a=rtcp:" << a.rtcp_port << "\r\n";
-    for (const auto& f : d.formats) {
-      sdp << "a=rtpmap:" << static_cast<int>(f.payload_type) << ' ' << in::to_string(f.codec) << '/'
-          << f.clock_rate_hz;
-      if (f.codec == in::Codec::kOpus) sdp << '/' << f.channels;
-      sdp << "\r\n";
-      if (f.codec == in::Codec::kH264)
-        sdp << "a=fmtp:" << static_cast<int>(f.payload_type) << " packetization-mode=" << f.packetization_mode
-            << "\r\n";
-      if (f.codec != in::Codec::kOpus) sdp << "a=rtcp-fb:" << static_cast<int>(f.payload_type) << " nack pli\r\n";
-    }
-    if (d.audio_level_extension_id)
-      sdp << "a=extmap:" << *d.audio_level_extension_id << " urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";
-    if (a.screen_share) sdp << "a=content:slides\r\n";
-    sdp << "a=recvonly\r\n";
-  }
-  return sdp.str();
 }
 
 // One participant's units into the session, with their capture times as call times.
@@ -177,7 +126,7 @@ struct LiveIngest::Impl {
   Added add(std::string_view participant_id, in::ParticipantMedia media, std::string_view display_name) {
     Added out;
     try {
-      check_tracks(media);
+      in::check_one_stream_per_track(media);
     } catch (const Error& e) {
       out.status = Status(SessionErrc::kInvalidArgument, e.what());
       return out;
@@ -216,7 +165,7 @@ struct LiveIngest::Impl {
                                          .rtcp_port = ports[i].rtcp,
                                          .rtcp_mux = d.rtcp_mux});
     }
-    out.answer_sdp = answer_sdp(out.streams, p->media);
+    out.answer_sdp = in::answer_sdp(p->media, ports);
     participants.emplace(std::string(participant_id), std::move(p));
     return out;
   }

@@ -34,6 +34,7 @@
 #include "callrec/conversation_id.h"
 #include "callrec/service/crypto.h"
 #include "callrec/service/hmac_auth.h"
+#include "sender_harness.h"
 
 namespace {
 
@@ -147,7 +148,11 @@ Phase run_recordings(const Service& s, const callrec::service::HmacAuthenticator
     for (int p = 0; p < 3; ++p)
       control.request("POST", "/calling/calls/" + call + "/participants",
                       json{{"participantId", "8:acs:" + std::to_string(p)},
-                           {"sdp", "v=0\r\nm=video 5006 RTP/AVP 96\r\n"}}.dump());
+                           // callrec binds the offer's port at the join: a free one each.
+                           {"sdp", "v=0\r\nc=IN IP4 127.0.0.1\r\nm=video " +
+                                       std::to_string(callrec::ingest::test::free_port_pair()) +
+                                       " RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"}}
+                          .dump());
     const auto r = control.request("POST", std::string("/calling/recordings") + kApi,
                                    json{{"callLocator", {{"kind", "serverCallLocator"}, {"serverCallId", call}}}}.dump());
     ids.push_back(json::parse(r.second)["recordingId"]);

@@ -87,10 +87,14 @@ RecordingService::~RecordingService() {
   }
   events_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
-  // Sessions still running are stopped and finished by their destructors, outside mu_.
+  // Sessions still running are stopped and finished by their destructors, outside mu_;
+  // no participant's media reaches them from here on.
   std::vector<std::unique_ptr<RecordingSession>> sessions;
   {
     std::lock_guard lock(mu_);
+    for (auto& [call_id, call] : calls_)
+      for (auto& [pid, p] : call.participants)
+        if (p.media) p.media->detach();
     for (auto& [id, r] : recordings_)
       if (r.session) sessions.push_back(std::move(r.session));
   }
@@ -325,6 +329,8 @@ std::string RecordingService::add_participant(const std::string& call_id, const 
       throw ApiError(409, "ParticipantAlreadyInCall",
                      "participant \"" + participant_id + "\" is in the call already", "participantId");
   }
+  // Declared before the lock: on an error below the link (its sockets) closes after the
+  // lock is released.
   std::unique_ptr<MediaLink> link = media_->accept(call_id, participant_id, sdp_offer);
   std::lock_guard lock(mu_);
   Call& call = calls_[call_id];
@@ -365,7 +371,7 @@ void RecordingService::remove_participant(const std::string& call_id, const std:
     call.participants.erase(p);
     if (call.participants.empty() && !call.recording_id) calls_.erase(it);
   }
-  // The link (phase 2: its sockets) closes here, outside the lock.
+  // The link (its sockets) closes here, outside the lock.
 }
 
 // ---- events ----
@@ -494,8 +500,18 @@ void RecordingService::handle(QueuedEvent& q, std::vector<std::unique_ptr<Record
       if (r.session) to_destroy.push_back(std::move(r.session));
       finish_recording(r, e.data);
       break;
+    case SessionEventKind::kKeyframeWanted:
+      if (const auto c = calls_.find(r.call_id); c != calls_.end() && c->second.recording_id == r.id)
+        if (const auto p = c->second.participants.find(e.participant_id);
+            p != c->second.participants.end() && p->second.media)
+          p->second.media->keyframe_wanted(e.track);
+      break;
     case SessionEventKind::kError: {
       std::cerr << "callrec serve: recording " << r.id << " failed: " << e.message << "\n";
+      // The session is destroyed below: its participants' media stop reaching it first.
+      if (const auto c = calls_.find(r.call_id); c != calls_.end() && c->second.recording_id == r.id)
+        for (auto& [pid, p] : c->second.participants)
+          if (p.media) p.media->detach();
       // What was written is completed as after a crash, once the session is gone (its
       // files closed): see maintenance_loop().
       if (r.session) to_destroy.push_back(std::move(r.session));

@@ -222,7 +222,7 @@ TEST_F(RouterTest, ParticipantsJoinTheCallsRecordingsWhenTheyComeAndGo) {
                         json{{"participantId", "8:acs:ada"}, {"displayName", "Ada"}, {"sdp", kSdp}}.dump());
   ASSERT_EQ(r.status, 201u) << r.body;
   EXPECT_EQ(body(r)["participantId"], "8:acs:ada");
-  EXPECT_EQ(body(r)["sdp"], kSdp) << "phase 1 answers with the offer";
+  EXPECT_EQ(body(r)["sdp"], kSdp) << "SdpEchoMedia answers with the offer";
   EXPECT_EQ(send(http::verb::post, call, json{{"participantId", "8:acs:ada"}, {"sdp", kSdp}}.dump()).status, 409u);
   const std::string id = start_today();
   r = send(http::verb::post, call, json{{"participantId", "8:acs:bob"}, {"sdp", kSdp}}.dump());

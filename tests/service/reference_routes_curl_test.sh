@@ -69,13 +69,42 @@ CONV=$("$CALLREC" conversation-id "https://conversations.example/conversations/c
 CB="http://127.0.0.1:9/callback"  # nobody listens: events wait in the outbox, the routes do not
 
 # Two participants in the call before the recording starts, a third joins while it runs.
-SDP='v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 97\r\n'
-join() {  # join ID NAME
-  expect "$1 joins" 201 "$(signed POST "/calling/calls/$CONV/participants" \
-    "{\"participantId\":\"$1\",\"displayName\":\"$2\",\"sdp\":\"$SDP\"}")" "\"participantId\":\"$1\""
+# Each offer names a port of 127.0.0.1 where callrec is to listen (as `ffmpeg -sdp_file`
+# writes it): callrec binds it at the join and answers with it. A port some other program
+# holds gets a 400 naming it; the join is tried again on another.
+offer() {  # offer PORT [CODEC-LINES]: the SDP, with \r\n escapes for a JSON string
+  printf 'v=0\\r\\no=- 0 0 IN IP4 127.0.0.1\\r\\ns=-\\r\\nc=IN IP4 127.0.0.1\\r\\nt=0 0\\r\\n%s' \
+    "${2:-m=audio $1 RTP/AVP 97\\r\\na=rtpmap:97 opus/48000/2\\r\\n}"
+}
+join() {  # join ID NAME: sets JOINED_PORT
+  local r port
+  for _ in $(seq 1 20); do
+    port=$(( (RANDOM % 15000) * 2 + 20000 ))
+    r=$(signed POST "/calling/calls/$CONV/participants" \
+      "{\"participantId\":\"$1\",\"displayName\":\"$2\",\"sdp\":\"$(offer $port)\"}")
+    [[ "$r" == 400* && "$r" == *"cannot listen"* ]] || break
+  done
+  expect "$1 joins" 201 "$r" "\"participantId\":\"$1\""
+  expect "$1's answer: callrec listens on the offer's port" 201 "$r" "m=audio $port RTP/AVPF 97"
+  JOINED_PORT=$port
 }
 join 8:acs:ada "Ada Lovelace"
 join 8:acs:grace "Grace Hopper"
+GRACE_PORT=$JOINED_PORT
+# Bad offers: 400 InvalidSdp naming what is wrong; nobody joins.
+bad_offer() {  # bad_offer WHAT SDP PATTERN
+  expect "$1" 400 "$(signed POST "/calling/calls/$CONV/participants" \
+    "{\"participantId\":\"8:acs:bad\",\"sdp\":\"$2\"}")" "\"code\":\"InvalidSdp\".*$3.*\"target\":\"sdp\""
+}
+bad_offer "offer with an unsupported codec" "$(offer 0 'm=video 30000 RTP/AVP 96\r\na=rtpmap:96 VP9/90000\r\n')" \
+  'a=rtpmap:96 VP9/90000): codec VP9 is not supported'
+bad_offer "offer for a port another participant holds" "$(offer "$GRACE_PORT")" "cannot listen on 127.0.0.1 port $GRACE_PORT"
+bad_offer "offer with two audio streams" \
+  "$(offer 0 "m=audio 30000 RTP/AVP 97\\r\\na=rtpmap:97 opus/48000/2\\r\\nm=audio 30010 RTP/AVP 97\\r\\na=rtpmap:97 opus/48000/2\\r\\n")" \
+  'streams 0 and 1 are both audio streams'
+bad_offer "offer that is not SDP" 'hello' 'SDP offer cannot be used'
+expect "a refused participant is not in the call" 404 \
+  "$(signed DELETE "/calling/calls/$CONV/participants/8:acs:bad" "")" '"code":"ParticipantNotFound"'
 r=$(signed POST "/conversations/$CONV/Recordings" "{\"operationContext\":\"op-1\",\"recordingStateCallbackUri\":\"$CB\"}")
 expect "start" 200 "$r" '"recordingId":"'
 REC=$(sed 's/.*"recordingId":"\([^"]*\)".*/\1/' <<<"$r")

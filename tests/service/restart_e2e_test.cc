@@ -26,7 +26,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 const char* kApi = "?api-version=2023-10-15";
-const char* kSdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 97\r\n";
 
 std::string start_recording(int port, const std::string& key, const std::string& call, const std::string& callback) {
   const HttpResult r = signed_request(port, key, "POST", std::string("/calling/recordings") + kApi,
@@ -39,7 +38,7 @@ std::string start_recording(int port, const std::string& key, const std::string&
 
 void join(int port, const std::string& key, const std::string& call, const std::string& id) {
   const HttpResult r = signed_request(port, key, "POST", "/calling/calls/" + call + "/participants",
-                                      json{{"participantId", id}, {"displayName", id}, {"sdp", kSdp}}.dump());
+                                      json{{"participantId", id}, {"displayName", id}, {"sdp", loopback_offer(true, false)}}.dump());
   EXPECT_EQ(r.status, 201) << r.body;
 }
 

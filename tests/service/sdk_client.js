@@ -4,9 +4,13 @@
 //   node sdk_client.js CALLREC_BINARY WORK_DIR
 //
 // WORK_DIR holds key (Base64 access key), tls.crt and tls.key (NODE_EXTRA_CA_CERTS
-// trusts tls.crt). The script starts the service with HTTPS, a webhook and a callback
-// receiver of its own (http on loopback), lets three participants join and leave a call
-// through the participants route (signed by hand here: the client has no such call),
+// trusts tls.crt), and participants.json: for each participant id, its media file (a
+// colour and a tone, Opus + VP8 in WebM) and two free port pairs of 127.0.0.1. The
+// script starts the service with HTTPS, a webhook and a callback receiver of its own
+// (http on loopback), lets three participants join and leave a call through the
+// participants route (signed by hand here: the client has no such call), each with an
+// SDP offer naming its ports and, once answered, an ffmpeg sender (-re, packets copied,
+// -f rtp) sending its file to the ports the answer names until the participant leaves,
 // records it with @azure/communication-call-automation 1.5.1 (start, getState, pause,
 // resume, stop), reads the events with the client's parseCallAutomationEvent and
 // @azure/eventgrid's EventGridDeserializer, downloads every chunk and its metadata
@@ -92,9 +96,26 @@ function signedRequest(method, url, body) {
   });
 }
 
-const sdp = (port) =>
+// The offer as `ffmpeg -sdp_file` writes it for these destinations.
+const sdp = (audioPort, videoPort) =>
   `v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n` +
-  `m=audio ${port} RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\nm=video ${port + 2} RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n`;
+  `m=audio ${audioPort} RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\n` +
+  `m=video ${videoPort} RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n`;
+const participants = JSON.parse(fs.readFileSync(path.join(work, "participants.json"), "utf8"));
+const senders = new Map();
+function send(id, audioPort, videoPort) {
+  const file = participants[id].file;
+  const sender = spawn("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", file,
+                                  "-map", "0:a", "-c:a", "copy", "-f", "rtp", `rtp://127.0.0.1:${audioPort}`,
+                                  "-map", "0:v", "-c:v", "copy", "-f", "rtp", `rtp://127.0.0.1:${videoPort}`],
+                       { stdio: ["ignore", "ignore", "inherit"] });
+  senders.set(id, sender);
+}
+function stopSender(id) {
+  const sender = senders.get(id);
+  if (sender) sender.kill("SIGTERM");
+  senders.delete(id);
+}
 
 async function main() {
   const webhook = await receiver([503]);  // the first delivery fails: it must be retried
@@ -122,19 +143,31 @@ async function main() {
     const recording = client.getCallRecording();
     const serverCallId = Buffer.from("https://conversations.example/conversations/sdk-test").toString("base64url");
 
-    const join = async (id, name, port) => {
+    // Joins with the offer, then sends where the answer says callrec listens.
+    const join = async (id, name) => {
+      const { audioPort, videoPort } = participants[id];
       const r = await signedRequest("POST", `${endpoint}/calling/calls/${serverCallId}/participants`,
-                                    JSON.stringify({ participantId: id, displayName: name, sdp: sdp(port) }));
+                                    JSON.stringify({ participantId: id, displayName: name, sdp: sdp(audioPort, videoPort) }));
       check(r.status === 201, `join ${id}: status ${r.status} ${r.body}`);
       const answer = JSON.parse(r.body);
-      check(answer.participantId === id && answer.sdp.includes("m=audio"), "join answer " + r.body);
+      const audio = /m=audio (\d+) /.exec(answer.sdp);
+      const video = /m=video (\d+) /.exec(answer.sdp);
+      check(answer.participantId === id && audio && video && /a=recvonly/.test(answer.sdp), "join answer " + r.body);
+      check(Number(audio[1]) === audioPort && Number(video[1]) === videoPort, "the answer names the offer's ports");
+      send(id, Number(audio[1]), Number(video[1]));
     };
     const leave = async (id) => {
       const r = await signedRequest("DELETE", `${endpoint}/calling/calls/${serverCallId}/participants/${encodeURIComponent(id)}`, "");
       check(r.status === 204, `leave ${id}: status ${r.status} ${r.body}`);
+      stopSender(id);
     };
-    await join("8:acs:ada", "Ada Lovelace", 40000);
-    await join("8:acs:grace", "Grace Hopper", 40010);
+    // An offer callrec cannot use: 400 in the error model, naming the SDP line.
+    const bad = await signedRequest("POST", `${endpoint}/calling/calls/${serverCallId}/participants`,
+                                    JSON.stringify({ participantId: "8:acs:bad", sdp: sdp(participants["8:acs:ada"].audioPort, participants["8:acs:ada"].videoPort).replace("VP8", "VP9") }));
+    check(bad.status === 400 && JSON.parse(bad.body).error.code === "InvalidSdp" && /VP9/.test(JSON.parse(bad.body).error.message),
+          "a VP9 offer is refused with 400 InvalidSdp: " + bad.body);
+    await join("8:acs:ada", "Ada Lovelace");
+    await join("8:acs:grace", "Grace Hopper");
 
     // A kind of recording callrec does not make is refused by name.
     let refused = null;
@@ -164,8 +197,10 @@ async function main() {
     }
     check(conflict && conflict.statusCode === 409, "a second recording of the call is refused with 409");
     check((await recording.getState(id)).recordingState === "active", "getState active");
-    await sleep(2500);
-    await join("8:acs:katherine", "Katherine Johnson", 40020);
+    // 3.5 s: Ada's and Grace's senders send a VP8 key frame every 2 s, and the recording's
+    // first pictures of them come with the first one after the start.
+    await sleep(3500);
+    await join("8:acs:katherine", "Katherine Johnson");
     await sleep(1500);
     await recording.pause(id);
     check((await recording.getState(id)).recordingState === "inactive", "getState inactive while paused");
@@ -223,6 +258,7 @@ async function main() {
     summary.deletedDocumentId = last.documentId;
     fs.writeFileSync(path.join(work, "summary.json"), JSON.stringify(summary, null, 2));
   } finally {
+    for (const id of [...senders.keys()]) stopSender(id);
     service.kill("SIGTERM");
     const end = await exited;
     webhook.server.close();

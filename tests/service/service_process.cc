@@ -20,6 +20,7 @@
 #include <mutex>
 
 #include "callrec/service/crypto.h"
+#include "sender_harness.h"
 #include "callrec/service/hmac_auth.h"
 #include "callrec/service/http_server.h"
 
@@ -106,6 +107,46 @@ int ServiceProcess::stop(int signal, std::chrono::seconds timeout) {
   }
   read_available(std::chrono::milliseconds(0));
   return *status_;
+}
+
+RtpSenderProcess::RtpSenderProcess(const std::filesystem::path& file, uint16_t audio_port, uint16_t video_port) {
+  const std::vector<std::string> args = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i",
+                                         file.string(), "-map", "0:a", "-c:a", "copy", "-f", "rtp",
+                                         "rtp://127.0.0.1:" + std::to_string(audio_port), "-map", "0:v", "-c:v",
+                                         "copy", "-f", "rtp", "rtp://127.0.0.1:" + std::to_string(video_port)};
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, 1);
+    ::execvp("ffmpeg", argv.data());
+    ::_exit(127);
+  }
+  if (pid_ < 0) throw std::runtime_error("cannot start ffmpeg");
+}
+
+RtpSenderProcess::~RtpSenderProcess() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+}
+
+std::string loopback_offer(bool audio, bool video, std::vector<uint16_t>* ports) {
+  std::string sdp = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n";
+  if (audio) {
+    const uint16_t port = ingest::test::free_port_pair();
+    if (ports) ports->push_back(port);
+    sdp += "m=audio " + std::to_string(port) + " RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\n";
+  }
+  if (video) {
+    const uint16_t port = ingest::test::free_port_pair();
+    if (ports) ports->push_back(port);
+    sdp += "m=video " + std::to_string(port) + " RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n";
+  }
+  return sdp;
 }
 
 std::string write_access_key(const std::filesystem::path& file) {

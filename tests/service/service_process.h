@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -36,6 +37,25 @@ class ServiceProcess {
   int port_ = 0;
   std::string err_;
   std::optional<int> status_;
+};
+
+// An SDP offer as `ffmpeg -sdp_file` writes it for a sender on loopback: an Opus stream
+// (payload type 97) and/or a VP8 stream (96), each on a free port pair of 127.0.0.1
+// (RTP, RTCP) picked here; `ports` gets them (audio first), when given.
+std::string loopback_offer(bool audio, bool video, std::vector<uint16_t>* ports = nullptr);
+
+// An ffmpeg RTP sender on loopback: sends `file`'s audio (copied: Opus) to audio_port
+// and its video (copied: VP8) to video_port in real time (-re), as a participant's
+// client would, until destroyed (SIGTERM, then waited for) or the file ends.
+class RtpSenderProcess {
+ public:
+  RtpSenderProcess(const std::filesystem::path& file, uint16_t audio_port, uint16_t video_port);
+  ~RtpSenderProcess();
+  RtpSenderProcess(const RtpSenderProcess&) = delete;
+  RtpSenderProcess& operator=(const RtpSenderProcess&) = delete;
+
+ private:
+  pid_t pid_ = -1;
 };
 
 // A random Base64 access key written to `file`; returns the Base64 text.

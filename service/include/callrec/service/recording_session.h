@@ -31,7 +31,7 @@ class RecordingSession {
   virtual Status leave(std::string_view participant_id) = 0;
   // The engine's counters (SessionStats) as JSON.
   virtual nlohmann::json stats() const = 0;
-  // The engine session itself, for the media path (phase 2: RTP ingest pushes into it);
+  // The engine session itself, for the media path (RtpMedia pushes the participants' RTP into it);
   // nullptr for fakes.
   virtual Session* engine_session() { return nullptr; }
 };
