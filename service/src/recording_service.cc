@@ -518,10 +518,6 @@ void RecordingService::handle(QueuedEvent& q, std::vector<std::unique_ptr<Record
       r.stop_requested = true;
       break;
     }
-    case SessionEventKind::kKeyframeWanted:
-      // Not forwarded to the participants' media links (they have no call for it yet);
-      // the session counts it in its stats.
-      break;
   }
 }
 

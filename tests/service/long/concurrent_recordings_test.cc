@@ -154,7 +154,9 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
   for (const auto& id : ids) EXPECT_EQ(signed_request(port, key, "DELETE", "/calling/recordings/" + id + kApi).status, 204);
   std::cout << "[ measured ] " << answered << " state queries answered in " << window_s
             << " s while 4 recordings ran (" << kClients << " clients)\n";
-  if (kClients > 0) EXPECT_GT(answered.load(), 100);
+  if (kClients > 0) {
+    EXPECT_GT(answered.load(), 100);
+  }
   EXPECT_EQ(failed.load(), 0);
   for (size_t i = 0; i < ids.size(); ++i) {
     const bool started_in_window = i == 3;
@@ -172,8 +174,9 @@ TEST(ServiceLoad, FourConcurrentRecordingsKeepPaceWhileStateQueriesAreAnswered) 
     // and 2 s more for the one that starts in the window (its start-up backlog).
     EXPECT_GE(written, static_cast<int64_t>(window_s * 8) - (started_in_window ? 24 : 8))
         << ids[i] << " keeps pace with the wall clock";
-    if (!started_in_window)
+    if (!started_in_window) {
       EXPECT_LE(late, written / 8) << ids[i] << ": periods written more than 125 ms after they were due";
+    }
     EXPECT_EQ(counter(after[i], "mediaDroppedQueueFull"), 0) << ids[i];
   }
   senders.clear();
