@@ -473,27 +473,10 @@ TEST_F(LiveRtpTest, FlashAndBeepStayInSyncWithTheVideoDelayed300Ms) {
   ASSERT_GE(flash_frames.size(), 5u) << "flashes seen in the output";
 
   const std::span<const float> audio(r.media.audio);
-  // Beep onset: first sample whose 1 ms power reaches half the peak power nearby.
-  auto onset_ms_near = [&](double around_ms) -> std::optional<double> {
-    const int64_t from = std::max<int64_t>(8, std::llround((around_ms - 250) * 16));
-    const int64_t to = std::min<int64_t>(static_cast<int64_t>(audio.size()) - 8, std::llround((around_ms + 250) * 16));
-    std::vector<double> power;
-    for (int64_t n = from; n < to; ++n) {
-      double acc = 0;
-      for (int64_t k = n - 8; k < n + 8; ++k) acc += double{audio[static_cast<size_t>(k)]} * audio[static_cast<size_t>(k)];
-      power.push_back(acc / 16);
-    }
-    if (power.empty()) return std::nullopt;
-    const double peak = *std::max_element(power.begin(), power.end());
-    if (peak < 0.01) return std::nullopt;
-    for (size_t i = 0; i < power.size(); ++i)
-      if (power[i] >= peak / 2) return static_cast<double>(from + static_cast<int64_t>(i)) / 16.0;
-    return std::nullopt;
-  };
   std::vector<double> offsets_ms;  // audio onset - flash picture time; positive: audio lags
   for (int64_t k : flash_frames) {
     const double video_ms = static_cast<double>(k) * 125;
-    const std::optional<double> audio_ms = onset_ms_near(video_ms);
+    const std::optional<double> audio_ms = beep_onset_ms(audio, video_ms, 250);
     ASSERT_TRUE(audio_ms) << "no beep near the flash at " << video_ms << " ms";
     offsets_ms.push_back(*audio_ms - video_ms);
   }

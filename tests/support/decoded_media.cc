@@ -161,6 +161,24 @@ double rms(std::span<const float> s) {
   return s.empty() ? 0 : std::sqrt(acc / static_cast<double>(s.size()));
 }
 
+std::optional<double> beep_onset_ms(std::span<const float> audio, double around_ms, double search_ms) {
+  const int64_t from = std::max<int64_t>(8, std::llround((around_ms - search_ms) * 16));
+  const int64_t to =
+      std::min<int64_t>(static_cast<int64_t>(audio.size()) - 8, std::llround((around_ms + search_ms) * 16));
+  std::vector<double> power;
+  for (int64_t n = from; n < to; ++n) {
+    double acc = 0;
+    for (int64_t k = n - 8; k < n + 8; ++k) acc += double{audio[static_cast<size_t>(k)]} * audio[static_cast<size_t>(k)];
+    power.push_back(acc / 16);
+  }
+  if (power.empty()) return std::nullopt;
+  const double peak = *std::max_element(power.begin(), power.end());
+  if (peak < 0.01) return std::nullopt;
+  for (size_t i = 0; i < power.size(); ++i)
+    if (power[i] >= peak / 2) return static_cast<double>(from + static_cast<int64_t>(i)) / 16.0;
+  return std::nullopt;
+}
+
 nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path.string());

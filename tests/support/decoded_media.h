@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ double tone_amplitude(std::span<const float> samples, double hz, int sample_rate
 
 // RMS of a span.
 double rms(std::span<const float> samples);
+// The onset of a beep in 16 kHz audio, in ms: the first sample within `search_ms` of
+// `around_ms` whose 1 ms power reaches half the peak power there; nullopt when that
+// stretch holds no beep (peak power under 0.01).
+std::optional<double> beep_onset_ms(std::span<const float> audio, double around_ms, double search_ms);
 
 nlohmann::json read_json(const std::filesystem::path& path);
 
