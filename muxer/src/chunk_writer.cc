@@ -70,7 +70,7 @@ ChunkWriter::ChunkWriter(std::filesystem::path final_path, const EncoderSettings
       periods_start_sample_(periods_start_sample),
       first_audio_pts_(first_audio_packet_pts(start_sample)),
       audio_written_until_(start_sample),
-      video_(settings, what_),
+      video_(settings, max_bytes, what_),
       packet_(av::make_packet()) {
   AVFormatContext* raw = nullptr;
   check_av(avformat_alloc_output_context2(&raw, nullptr, "mp4", nullptr),

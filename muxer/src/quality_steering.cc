@@ -60,7 +60,20 @@ QualitySteering::QualitySteering(const EncoderSettings& settings)
 void QualitySteering::written(uint64_t bytes, int pictures, double crf, bool keyframe) {
   if (mode_ == VideoRateControl::kQuality || pictures <= 0) return;
   const double written_bytes = static_cast<double>(bytes);
-  debt_bytes_ += written_bytes - target_bytes_ * pictures;
+  // kAverageBitrate plans a keyframe at its share of the interval (steer()), so its
+  // bytes count against the rate the same way: spread over the periods up to the next
+  // one. Counted at once they were paid back twice (by the plan and by the debt),
+  // holding the quality down after each keyframe and letting it climb through the
+  // interval. (kCappedQuality counts them at once: its VBV buffer must refill.)
+  double charged = written_bytes;
+  if (keyframe && mode_ == VideoRateControl::kAverageBitrate) {
+    unspread_keyframe_bytes_ += written_bytes;
+    keyframe_bytes_per_period_ = unspread_keyframe_bytes_ / keyframe_periods_;
+    charged = 0;
+  }
+  const double spread = std::min(unspread_keyframe_bytes_, keyframe_bytes_per_period_ * pictures);
+  unspread_keyframe_bytes_ -= spread;
+  debt_bytes_ += charged + spread - target_bytes_ * pictures;
   if (mode_ == VideoRateControl::kCappedQuality) debt_bytes_ = std::max(0.0, debt_bytes_);
   const double group_cost = cost(written_bytes, crf);
   if (keyframe) {

@@ -53,6 +53,8 @@ class QualitySteering {
   double period_weight_;        // periods the period cost stands for (capped at the window)
   int keyframes_seen_ = 0;
   double debt_bytes_ = 0;       // written - target so far (kCappedQuality: never below 0)
+  double unspread_keyframe_bytes_ = 0;    // keyframe bytes not yet counted in the debt
+  double keyframe_bytes_per_period_ = 0;  // counted each period until the next keyframe
   double crf_;
   bool started_ = false;  // crf_ was set by steer() once
 };

@@ -52,7 +52,8 @@ void check_canvas(const AVFrame& canvas) {
   }
 }
 
-VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : what_(std::move(what)) {
+VideoEncoder::VideoEncoder(const EncoderSettings& settings, uint64_t max_chunk_bytes, std::string what)
+    : what_(std::move(what)) {
   if (settings.video_lookahead_frames < 0 || settings.video_lookahead_frames > kMaxLookaheadFrames) {
     throw Error(what_ + ": video lookahead must be 0 to " + std::to_string(kMaxLookaheadFrames) + " pictures, got " +
                 std::to_string(settings.video_lookahead_frames));
@@ -91,14 +92,23 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
   // VBV as the hard ceiling. x264's own ABR starts from nothing at every encoder (every
   // chunk) and charges a keyframe to the pictures after it (docs/encoder-settings.md).
   // kAverageBitrate gets the VBV too, at twice its rate, as a backstop against content
-  // the steering cannot foresee (the first picture, a burst of noise): no stretch of t
-  // seconds carries more than (2 t + 4) s of the average.
+  // the steering cannot foresee (the first picture, a burst of noise), so that no
+  // picture outgrows a chunk: its buffer is two keyframe intervals at the rate, but no
+  // more than a quarter of the chunk budget (nor less than kVbvBufferSeconds). x264
+  // holds a picture to a fraction of the buffer: a 4 s buffer starved the first
+  // keyframe of a detailed grid to a third of its bits, blurring the still background
+  // for the 20 s the pictures after it took to sharpen it again.
   c.bit_rate = 0;
   if (settings.video_rate_control != VideoRateControl::kQuality) {
     const int64_t rate = settings.video_bitrate_bps;
-    const int64_t max_rate = settings.video_rate_control == VideoRateControl::kCappedQuality ? rate : 2 * rate;
-    c.rc_max_rate = std::min<int64_t>(INT32_MAX, max_rate);
-    c.rc_buffer_size = static_cast<int>(std::min<int64_t>(INT32_MAX, rate * kVbvBufferSeconds));
+    const bool capped = settings.video_rate_control == VideoRateControl::kCappedQuality;
+    int64_t buffer_bits = rate * kVbvBufferSeconds;
+    if (!capped) {
+      const int64_t chunk_share = static_cast<int64_t>(std::min<uint64_t>(max_chunk_bytes, INT64_MAX / 8) * 8 / 4);
+      buffer_bits = std::max(buffer_bits, std::min(rate * 2 * settings.keyframe_interval_s, chunk_share));
+    }
+    c.rc_max_rate = std::min<int64_t>(INT32_MAX, capped ? rate : 2 * rate);
+    c.rc_buffer_size = static_cast<int>(std::min<int64_t>(INT32_MAX, buffer_bits));
   }
   lossless_ = settings.video_rate_control == VideoRateControl::kQuality && settings.video_quality == 0;
   c.flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // MP4 keeps SPS/PPS in avcC, not in-band
@@ -126,10 +136,11 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, std::string what) : 
     // With the types fixed, x264's scene-cut detection has nothing to decide, and its
     // weighted prediction (one brightness weight per picture) does not fit a grid of
     // independent cameras: both off, which also spares x264 its half-resolution copy of
-    // each picture. ref=2 (veryfast has 1): a P-frame may predict from either of the
-    // last two references, +7 % fewer bits for the same picture on talking heads.
+    // each picture. One reference, as veryfast has: a second (ref=2) gained 0.04 dB on
+    // talking heads and nothing on full motion for 6.5 % more CPU, once the cameras
+    // stopped sending a keyframe every 2 s (docs/performance.md).
     options.set("tune", "zerolatency");
-    options.set("x264-params", bframes + ":ref=2:weightp=0:scenecut=0");
+    options.set("x264-params", bframes + ":weightp=0:scenecut=0");
     fixed_bframes_ = settings.video_bframes;
   } else {
     // A rate-control lookahead lets x264 run its macroblock tree: the still background

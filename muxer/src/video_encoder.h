@@ -24,8 +24,9 @@ using Packets = std::vector<av::PacketPtr>;
 
 class VideoEncoder {
  public:
-  // `what` names the output (a file) in error messages.
-  VideoEncoder(const EncoderSettings& settings, std::string what);
+  // `what` names the output (a file) in error messages; `max_chunk_bytes` bounds the
+  // VBV buffer of kAverageBitrate, so that no picture outgrows a chunk.
+  VideoEncoder(const EncoderSettings& settings, uint64_t max_chunk_bytes, std::string what);
 
   // The quantizer offsets these settings call for (the caller annotates each picture
   // once, in order, and hands it to whichever encoder codes it), or null: reuse

@@ -94,7 +94,8 @@ class StillGrid {
 // Writes the grid and returns the luma PSNR of every picture of the recording, decoded
 // chunk by chunk, in order; `chunk_starts` gets the picture each chunk starts at.
 std::vector<double> write_and_measure(EncoderSettings encoder, uint64_t max_chunk_bytes,
-                                      std::vector<int64_t>* chunk_starts = nullptr, uint64_t* video_bytes = nullptr) {
+                                      std::vector<int64_t>* chunk_starts = nullptr, uint64_t* video_bytes = nullptr,
+                                      int keyframe_interval_s = kKeyframeIntervalS, int64_t periods = kPeriods) {
   TempDir dir;
   FakeAnnotator annotator;
   RecordingConfig config;
@@ -102,13 +103,13 @@ std::vector<double> write_and_measure(EncoderSettings encoder, uint64_t max_chun
   config.call_id = "steady";
   config.recording_start_time = annotator.start;
   config.max_chunk_bytes = max_chunk_bytes;
-  encoder.keyframe_interval_s = kKeyframeIntervalS;
+  encoder.keyframe_interval_s = keyframe_interval_s;
   config.encoder = encoder;
   {
     RecordingWriter writer(config, annotator);
     StillGrid grid;
     const std::vector<float> silence(kSamplesPerPeriod, 0.0f);
-    for (int64_t k = 0; k < kPeriods; ++k) writer.write_period(grid.next(), silence);
+    for (int64_t k = 0; k < periods; ++k) writer.write_period(grid.next(), silence);
     writer.finish("CallEnded");
   }
   StillGrid source;  // the same pictures again, to compare with
@@ -196,6 +197,8 @@ TEST(PictureQualityTest, ConstantQualityNeitherPulsesAtKeyframesNorRampsAtTheSta
 
 // A fifth of what constant quality 23 writes on this grid (4.9 Mbit/s): the rate decides.
 constexpr int kSteeredRateBps = 1'000'000;
+// A twelfth of it, where a keyframe weighs seconds of the rate.
+constexpr int kLowRateBps = 400'000;
 
 TEST(PictureQualityTest, AverageBitrateNeitherPulsesAtKeyframesNorRampsAtTheStart) {
   EncoderSettings encoder;
@@ -211,6 +214,26 @@ TEST(PictureQualityTest, CappedQualityNeitherPulsesAtKeyframesNorRampsAtTheStart
   encoder.video_quality = 18;
   encoder.video_bitrate_bps = kSteeredRateBps;
   expect_steady(write_and_measure(encoder, kDefaultMaxChunkBytes));
+}
+
+// At the default keyframe interval a recording's first keyframe is its only one for
+// 30 s: coded coarsely, it leaves the still background blurred until the pictures after
+// it have sharpened it again, which at a low rate takes most of the interval. Checked
+// to fail when broken: with the VBV buffer of 4 s that kAverageBitrate had before, the
+// first second is 1.6 dB under the fourth (31.8 vs 33.4 dB; now 35.2 vs 35.7).
+TEST(PictureQualityTest, AverageBitrateGivesTheFirstKeyframeItsBitsAtTheDefaultInterval) {
+  EncoderSettings encoder;
+  encoder.video_rate_control = VideoRateControl::kAverageBitrate;
+  encoder.video_bitrate_bps = kLowRateBps;
+  constexpr int64_t kSeconds = 4;
+  const std::vector<double> psnr = write_and_measure(encoder, kDefaultMaxChunkBytes, nullptr, nullptr,
+                                                     EncoderSettings{}.keyframe_interval_s, kSeconds * kFrameRate);
+  ASSERT_EQ(psnr.size(), static_cast<size_t>(kSeconds * kFrameRate));
+  std::printf("per-picture PSNR: %s\n", trace(psnr).c_str());
+  const double first_second = mean(psnr, 0, kFrameRate);
+  const double last_second = mean(psnr, (kSeconds - 1) * kFrameRate, kSeconds * kFrameRate);
+  EXPECT_GT(first_second, last_second - kMaxDropDb) << "the start ramps up: " << first_second << " dB, "
+                                                    << last_second << " dB three seconds later";
 }
 
 // A chunk starts with a fresh encoder and a keyframe; the quality steering and the reuse

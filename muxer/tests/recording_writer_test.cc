@@ -368,7 +368,7 @@ TEST(RecordingWriterTest, CodesEachPictureAsTheEncoderAloneWould) {
   const RecordingConfig config = make_config(dir.path());
   write_recording(config, annotator, kPeriods, 0.3, /*moving=*/true);
 
-  VideoEncoder encoder(config.encoder, "direct");
+  VideoEncoder encoder(config.encoder, kDefaultMaxChunkBytes, "direct");
   std::unique_ptr<ReuseWeighting> weighting = VideoEncoder::make_reuse_weighting(config.encoder);
   ASSERT_NE(weighting, nullptr);
   PeriodSource source(0.3, /*moving=*/true);

@@ -160,7 +160,7 @@ av::CodecContextPtr open_decoder_for(VideoEncoder& encoder) {
 EncodeResult encode_grid(bool reuse_weighting, int pictures, double crf) {
   EncoderSettings settings;
   settings.video_reuse_weighting = reuse_weighting;
-  VideoEncoder encoder(settings, "test encoder");
+  VideoEncoder encoder(settings, kDefaultMaxChunkBytes, "test encoder");
   std::unique_ptr<ReuseWeighting> weighting = VideoEncoder::make_reuse_weighting(settings);
   EXPECT_EQ(weighting != nullptr, reuse_weighting);
 
@@ -249,7 +249,7 @@ TEST(ReuseWeighting, GoesOnTheReferencesOfTheEncodersFixedPattern) {
   EncoderSettings settings;
   settings.keyframe_interval_s = 2;  // 16 pictures
   settings.video_bframes = 2;
-  VideoEncoder encoder(settings, "test encoder");
+  VideoEncoder encoder(settings, kDefaultMaxChunkBytes, "test encoder");
   av::CodecContextPtr decoder = open_decoder_for(encoder);
   av::FramePtr decoded = av::make_frame();
   std::string types;  // in presentation order

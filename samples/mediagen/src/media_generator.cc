@@ -153,7 +153,7 @@ class Writer {
     venc_->time_base = AVRational{1, v.fps};
     venc_->framerate = AVRational{v.fps, 1};
     venc_->bit_rate = v.bit_rate_bps;
-    venc_->gop_size = v.fps * 2;
+    venc_->gop_size = v.keyframe_interval_frames > 0 ? v.keyframe_interval_frames : v.fps * 2;
     venc_->thread_count = 1;
     if (v.encoder == "libvpx") {
       av_opt_set(venc_->priv_data, "deadline", "realtime", 0);

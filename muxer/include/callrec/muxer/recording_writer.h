@@ -55,8 +55,9 @@ enum class VideoRateControl {
   // quality from the bits it has written (keyframes counted at their share of the
   // interval), slowly enough that the picture holds steady; chunks carry the steering
   // on, so a chunk's start does not ramp. x264's VBV at twice the rate is the backstop
-  // for what the steering cannot foresee: no stretch of t seconds carries more than
-  // (2 t + kVbvBufferSeconds) x the rate.
+  // for what the steering cannot foresee (so that no picture outgrows a chunk), with a
+  // buffer of two keyframe intervals at the rate, at most a quarter of maxChunkBytes
+  // and at least kVbvBufferSeconds: big enough for the first keyframe of a detailed grid.
   kAverageBitrate,
   // Constant quality (`video_quality`) under a ceiling (`video_bitrate_bps`): the writer
   // raises the quantizer smoothly when the content would need more, and x264's VBV
@@ -65,9 +66,9 @@ enum class VideoRateControl {
   kCappedQuality,
 };
 
-// The VBV buffer of kCappedQuality and kAverageBitrate, in seconds at the rate: room for
-// a keyframe at the quality the steering keeps (about 1.3 s of the rate) and the swings
-// of a call.
+// The VBV buffer of kCappedQuality, in seconds at the ceiling: room for a keyframe at
+// the quality the steering keeps (about 1.3 s of the rate) and the swings of a call;
+// kAverageBitrate's smallest.
 inline constexpr int kVbvBufferSeconds = 4;
 
 struct EncoderSettings {

@@ -58,6 +58,9 @@ struct VideoSpec {
   // full_motion); the same seed gives the same picture.
   uint32_t seed = 1;
   int bit_rate_bps = 400'000;
+  // Frames between keyframes (0: two seconds' worth). A browser's WebRTC VP8 encoder
+  // keys every 3000 frames and otherwise only when the receiver asks.
+  int keyframe_interval_frames = 0;
 };
 
 struct ToneSegment {
