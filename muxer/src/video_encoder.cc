@@ -104,8 +104,9 @@ VideoEncoder::VideoEncoder(const EncoderSettings& settings, uint64_t max_chunk_b
     const bool capped = settings.video_rate_control == VideoRateControl::kCappedQuality;
     int64_t buffer_bits = rate * kVbvBufferSeconds;
     if (!capped) {
-      const int64_t chunk_share = static_cast<int64_t>(std::min<uint64_t>(max_chunk_bytes, INT64_MAX / 8) * 8 / 4);
-      buffer_bits = std::max(buffer_bits, std::min(rate * 2 * settings.keyframe_interval_s, chunk_share));
+      // A quarter of the chunk, in bits (bytes x 8 / 4).
+      const auto quarter_chunk_bits = static_cast<int64_t>(std::min<uint64_t>(max_chunk_bytes, INT64_MAX / 2) * 2);
+      buffer_bits = std::max(buffer_bits, std::min(rate * 2 * settings.keyframe_interval_s, quarter_chunk_bits));
     }
     c.rc_max_rate = std::min<int64_t>(INT32_MAX, capped ? rate : 2 * rate);
     c.rc_buffer_size = static_cast<int>(std::min<int64_t>(INT32_MAX, buffer_bits));

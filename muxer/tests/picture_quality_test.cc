@@ -91,11 +91,17 @@ class StillGrid {
   int64_t index_ = 0;
 };
 
-// Writes the grid and returns the luma PSNR of every picture of the recording, decoded
-// chunk by chunk, in order; `chunk_starts` gets the picture each chunk starts at.
-std::vector<double> write_and_measure(EncoderSettings encoder, uint64_t max_chunk_bytes,
-                                      std::vector<int64_t>* chunk_starts = nullptr, uint64_t* video_bytes = nullptr,
-                                      int keyframe_interval_s = kKeyframeIntervalS, int64_t periods = kPeriods) {
+// What a recording of the grid decodes to.
+struct Measured {
+  std::vector<double> psnr;            // luma PSNR of every picture, chunk by chunk, in order
+  std::vector<int64_t> chunk_starts;   // the picture each chunk starts at
+  uint64_t video_bytes = 0;            // H.264 bytes in all chunks
+};
+
+// Writes `periods` pictures of the grid with a keyframe every `keyframe_interval_s` and
+// decodes what was written.
+Measured write_and_measure(EncoderSettings encoder, uint64_t max_chunk_bytes,
+                           int keyframe_interval_s = kKeyframeIntervalS, int64_t periods = kPeriods) {
   TempDir dir;
   FakeAnnotator annotator;
   RecordingConfig config;
@@ -113,9 +119,10 @@ std::vector<double> write_and_measure(EncoderSettings encoder, uint64_t max_chun
     writer.finish("CallEnded");
   }
   StillGrid source;  // the same pictures again, to compare with
-  std::vector<double> psnr;
+  Measured measured;
+  std::vector<double>& psnr = measured.psnr;
   for (const auto& mp4 : files_with_extension(dir.path(), ".mp4")) {
-    if (chunk_starts != nullptr) chunk_starts->push_back(static_cast<int64_t>(psnr.size()));
+    measured.chunk_starts.push_back(static_cast<int64_t>(psnr.size()));
     AVFormatContext* raw = nullptr;
     check_av(avformat_open_input(&raw, mp4.c_str(), nullptr, nullptr), "open");
     av::InputFormatPtr input(raw);
@@ -144,7 +151,7 @@ std::vector<double> write_and_measure(EncoderSettings encoder, uint64_t max_chun
     };
     while (av_read_frame(input.get(), packet.get()) >= 0) {
       if (packet->stream_index == index) {
-        if (video_bytes != nullptr) *video_bytes += static_cast<uint64_t>(packet->size);
+        measured.video_bytes += static_cast<uint64_t>(packet->size);
         check_av(avcodec_send_packet(decoder.get(), packet.get()), "decode");
         drain();
       }
@@ -153,7 +160,7 @@ std::vector<double> write_and_measure(EncoderSettings encoder, uint64_t max_chun
     avcodec_send_packet(decoder.get(), nullptr);
     drain();
   }
-  return psnr;
+  return measured;
 }
 
 double mean(const std::vector<double>& v, int64_t from, int64_t to) {
@@ -190,9 +197,10 @@ void expect_steady(const std::vector<double>& psnr) {
 TEST(PictureQualityTest, ConstantQualityNeitherPulsesAtKeyframesNorRampsAtTheStart) {
   EncoderSettings encoder;
   encoder.video_rate_control = VideoRateControl::kQuality;
-  uint64_t bytes = 0;
-  expect_steady(write_and_measure(encoder, kDefaultMaxChunkBytes, nullptr, &bytes));
-  std::printf("constant quality %d: %.0f kbit/s\n", encoder.video_quality, bytes * 8.0 / kPeriods * kFrameRate / 1000);
+  const Measured measured = write_and_measure(encoder, kDefaultMaxChunkBytes);
+  expect_steady(measured.psnr);
+  std::printf("constant quality %d: %.0f kbit/s\n", encoder.video_quality,
+              measured.video_bytes * 8.0 / kPeriods * kFrameRate / 1000);
 }
 
 // A fifth of what constant quality 23 writes on this grid (4.9 Mbit/s): the rate decides.
@@ -204,7 +212,7 @@ TEST(PictureQualityTest, AverageBitrateNeitherPulsesAtKeyframesNorRampsAtTheStar
   EncoderSettings encoder;
   encoder.video_rate_control = VideoRateControl::kAverageBitrate;
   encoder.video_bitrate_bps = kSteeredRateBps;
-  expect_steady(write_and_measure(encoder, kDefaultMaxChunkBytes));
+  expect_steady(write_and_measure(encoder, kDefaultMaxChunkBytes).psnr);
 }
 
 TEST(PictureQualityTest, CappedQualityNeitherPulsesAtKeyframesNorRampsAtTheStart) {
@@ -213,7 +221,7 @@ TEST(PictureQualityTest, CappedQualityNeitherPulsesAtKeyframesNorRampsAtTheStart
   encoder.video_rate_control = VideoRateControl::kCappedQuality;
   encoder.video_quality = 18;
   encoder.video_bitrate_bps = kSteeredRateBps;
-  expect_steady(write_and_measure(encoder, kDefaultMaxChunkBytes));
+  expect_steady(write_and_measure(encoder, kDefaultMaxChunkBytes).psnr);
 }
 
 // At the default keyframe interval a recording's first keyframe is its only one for
@@ -226,8 +234,8 @@ TEST(PictureQualityTest, AverageBitrateGivesTheFirstKeyframeItsBitsAtTheDefaultI
   encoder.video_rate_control = VideoRateControl::kAverageBitrate;
   encoder.video_bitrate_bps = kLowRateBps;
   constexpr int64_t kSeconds = 4;
-  const std::vector<double> psnr = write_and_measure(encoder, kDefaultMaxChunkBytes, nullptr, nullptr,
-                                                     EncoderSettings{}.keyframe_interval_s, kSeconds * kFrameRate);
+  const std::vector<double> psnr =
+      write_and_measure(encoder, kDefaultMaxChunkBytes, EncoderSettings{}.keyframe_interval_s, kSeconds * kFrameRate).psnr;
   ASSERT_EQ(psnr.size(), static_cast<size_t>(kSeconds * kFrameRate));
   std::printf("per-picture PSNR: %s\n", trace(psnr).c_str());
   const double first_second = mean(psnr, 0, kFrameRate);
@@ -242,8 +250,9 @@ TEST(PictureQualityTest, AChunksStartDoesNotRampUp) {
   EncoderSettings encoder;
   encoder.video_rate_control = VideoRateControl::kAverageBitrate;
   encoder.video_bitrate_bps = kSteeredRateBps;
-  std::vector<int64_t> chunk_starts;
-  const std::vector<double> psnr = write_and_measure(encoder, 300'000, &chunk_starts);
+  const Measured measured = write_and_measure(encoder, 300'000);
+  const std::vector<double>& psnr = measured.psnr;
+  const std::vector<int64_t>& chunk_starts = measured.chunk_starts;
   ASSERT_EQ(psnr.size(), static_cast<size_t>(kPeriods));
   std::printf("per-picture PSNR: %s\n", trace(psnr).c_str());
   ASSERT_GE(chunk_starts.size(), 3u);
