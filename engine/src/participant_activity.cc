@@ -24,19 +24,23 @@ const char* ParticipantActivity::kind_name(Kind kind) {
 
 void ParticipantActivity::heard(int64_t start_call_us, int64_t end_call_us) {
   if (end_call_us <= start_call_us) return;
-  // Insert keeping the list sorted and disjoint; voice mostly arrives in order, so the
-  // search starts from the back.
-  auto it = voice_.end();
-  while (it != voice_.begin() && std::prev(it)->first > start_call_us) --it;
-  it = voice_.insert(it, {start_call_us, end_call_us});
-  if (it != voice_.begin() && std::prev(it)->second >= it->first) {
-    std::prev(it)->second = std::max(std::prev(it)->second, it->second);
-    it = std::prev(voice_.erase(it));
+  // Keeps the list sorted and disjoint. Voice mostly arrives in order, so the search
+  // starts from the back. Indices, not iterators: a deque's insert and erase in the
+  // middle invalidate every iterator.
+  size_t i = voice_.size();
+  while (i > 0 && voice_[i - 1].first > start_call_us) --i;
+  if (i > 0 && voice_[i - 1].second >= start_call_us) {
+    --i;  // joins the stretch before it
+    voice_[i].second = std::max(voice_[i].second, end_call_us);
+  } else {
+    voice_.insert(voice_.begin() + static_cast<std::ptrdiff_t>(i), {start_call_us, end_call_us});
   }
-  while (std::next(it) != voice_.end() && std::next(it)->first <= it->second) {
-    it->second = std::max(it->second, std::next(it)->second);
-    voice_.erase(std::next(it));
+  size_t joined = i + 1;  // the stretches after it that it now reaches
+  while (joined < voice_.size() && voice_[joined].first <= voice_[i].second) {
+    voice_[i].second = std::max(voice_[i].second, voice_[joined].second);
+    ++joined;
   }
+  voice_.erase(voice_.begin() + static_cast<std::ptrdiff_t>(i + 1), voice_.begin() + static_cast<std::ptrdiff_t>(joined));
 }
 
 bool ParticipantActivity::heard_during(int64_t from_call_us, int64_t to_call_us) {

@@ -1,6 +1,10 @@
 // ParticipantActivity: stretches of output time, split at pauses, clipped to chunks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <vector>
+
 #include "callrec/core/wall_clock.h"
 #include "participant_activity.h"
 
@@ -86,6 +90,31 @@ TEST(ParticipantActivity, VoiceCountsForThePeriodsItOverlaps) {
   a.heard(2'000'000, 2'050'000);
   EXPECT_TRUE(a.heard_during(2'000'000, 2'125'000));
   EXPECT_FALSE(a.heard_during(1'000'000, 1'125'000));
+}
+
+
+// Stretches in any order, overlapping several at once, some joining two others: the
+// answers match a plain per-millisecond record of what was heard. (Found by the
+// live-session fuzzer: merging a stretch with the ones after it used an iterator the
+// deque's erase had invalidated.)
+TEST(ParticipantActivity, VoiceInAnyOrderIsMergedAsHeard) {
+  constexpr int64_t kMs = 1000, kSpanMs = 4000;
+  std::mt19937 random(20261203);
+  for (int round = 0; round < 50; ++round) {
+    ParticipantActivity a;
+    std::vector<bool> voiced(kSpanMs, false);
+    for (int i = 0; i < 60; ++i) {
+      const int64_t start = std::uniform_int_distribution<int64_t>(0, kSpanMs - 1)(random);
+      const int64_t length = std::uniform_int_distribution<int64_t>(0, i % 7 == 0 ? 900 : 60)(random);
+      const int64_t end = std::min(kSpanMs, start + length);
+      a.heard(start * kMs, end * kMs);
+      for (int64_t t = start; t < end; ++t) voiced[t] = true;
+    }
+    for (int64_t from = 0; from < kSpanMs; from += 25) {
+      const bool expected = std::any_of(voiced.begin() + from, voiced.begin() + from + 25, [](bool v) { return v; });
+      ASSERT_EQ(a.heard_during(from * kMs, (from + 25) * kMs), expected) << "round " << round << ", from " << from << " ms";
+    }
+  }
 }
 
 }  // namespace
