@@ -4,8 +4,11 @@
 //   callrec record --out DIR --participant ID=FILE.sdp [...] [--duration S]
 //   callrec recover DIR
 //   callrec [COMMAND] ... --log-level error|warning|info|debug
+//   callrec [COMMAND] ... --huge-pages
 //
 // Exit status: 0 done, 1 the command failed (a one-line message names the cause), 2 usage.
+#include <sys/prctl.h>
+
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -78,6 +81,10 @@ int main(int argc, char** argv) {
                  "Show FFmpeg's own log lines on stderr at this level and above: error, warning, info or debug "
                  "(default: none; callrec's own messages are always shown)")
       ->check(CLI::IsMember({"error", "warning", "info", "debug"}));
+  bool huge_pages = false;
+  app.add_flag("--huge-pages", huge_pages,
+               "Let libx264 back its pictures with transparent huge pages (about 4 MiB more resident memory per "
+               "encoder; no speed difference measured, docs/performance.md)");
   // Each subcommand lives in <name>_command.cc; add new ones here.
   const std::vector<cli::CommandRunner> commands{
       cli::add_render_command(app),
@@ -102,6 +109,11 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   cli::configure_log(log_level.empty() ? std::nullopt : parse_log_level(log_level));
+  // libx264 asks for transparent huge pages (madvise) on every buffer of 1.75 MiB or
+  // more, rounded up to whole 2 MiB pages: on a 1080p encoder 58 MiB of huge pages,
+  // about 4 MiB of them rounding (docs/performance.md). Off for this process unless asked;
+  // a kernel without the setting (before Linux 3.15) just keeps its default.
+  if (!huge_pages) prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
   // The main thread's libav work (recover, the render driver) reports to the same sink.
   const ScopedLogSink log_scope(cli::log_sink());
   for (const auto& run : commands)
