@@ -92,7 +92,6 @@ TEST(ParticipantActivity, VoiceCountsForThePeriodsItOverlaps) {
   EXPECT_FALSE(a.heard_during(1'000'000, 1'125'000));
 }
 
-
 // Stretches in any order, overlapping several at once, some joining two others: the
 // answers match a plain per-millisecond record of what was heard. (Found by the
 // live-session fuzzer: merging a stretch with the ones after it used an iterator the
