@@ -145,14 +145,8 @@ int serve(const ServeOptions& o) {
   outbox.start();
   const service::Router router(recordings, auth);
   router_ptr = &router;
-  server->start();
-  std::cerr << "callrec serve: listening on " << (tls ? "https://" : "http://") << host << ":" << bound.port()
-            << " (storage " << o.storage.string() << ", retention " << retention.count() << " s)" << std::endl;
-  if (o.public_url.empty() && bound.address().is_unspecified())
-    std::cerr << "callrec serve: warning: the download locations in events start with " << base_url
-              << ", which clients elsewhere cannot reach: give --public-url (the name clients reach the service by)"
-              << std::endl;
-
+  // SIGINT/SIGTERM are caught from before the service says it listens: a supervisor
+  // may stop it the moment it is ready, and that must be a clean stop too.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   std::thread stopper;
   signals.async_wait([&](const boost::system::error_code& ec, int) {
@@ -166,6 +160,14 @@ int serve(const ServeOptions& o) {
       ioc.stop();
     });
   });
+  server->start();
+  std::cerr << "callrec serve: listening on " << (tls ? "https://" : "http://") << host << ":" << bound.port()
+            << " (storage " << o.storage.string() << ", retention " << retention.count() << " s)" << std::endl;
+  if (o.public_url.empty() && bound.address().is_unspecified())
+    std::cerr << "callrec serve: warning: the download locations in events start with " << base_url
+              << ", which clients elsewhere cannot reach: give --public-url (the name clients reach the service by)"
+              << std::endl;
+
   std::vector<std::thread> threads;
   for (int i = 1; i < o.threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
   ioc.run();

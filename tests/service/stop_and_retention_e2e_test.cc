@@ -1,4 +1,5 @@
-// SIGTERM stops every running recording cleanly; chunks expire after --retention.
+// SIGTERM stops every running recording cleanly, from the moment the service listens;
+// chunks expire after --retention.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -57,6 +58,18 @@ TEST(ServiceStop, SigtermStopsEveryRecordingCleanlyAndDeliversTheirEvents) {
   EXPECT_EQ(hooks.bodies().size(), 2u);
   EXPECT_EQ(again.err().find("recovered"), std::string::npos) << again.err();
   EXPECT_EQ(again.stop(SIGTERM), 0);
+}
+
+// A supervisor may stop the service the moment it says it listens: still a clean stop
+// (the signal was once caught only after that line, and the first SIGTERM killed it).
+TEST(ServiceStop, SigtermRightAfterListeningIsACleanStop) {
+  const fs::path dir = fresh_dir("callrec_service_sigterm_at_start");
+  write_access_key(dir / "key");
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ServiceProcess service(CALLREC_BINARY,
+                           {"--storage", (dir / "storage").string(), "--access-key-file", (dir / "key").string()});
+    EXPECT_EQ(service.stop(SIGTERM), 0) << "attempt " << attempt << ": " << service.err();
+  }
 }
 
 TEST(ServiceRetention, ChunksAnswer404AfterTheRetentionTime) {
