@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 extern "C" {
 #include <libavutil/buffer.h>
@@ -26,6 +27,14 @@ constexpr float kNewestWeight = 0.5f;
 // picture reuses at almost no cost) from dividing by nothing, in sum-of-2x2 units.
 constexpr double kIntraCostFloor = 16.0;
 
+// |a - b| of two sums of 2x2 samples (at most 4 x 255, so their difference fits 16
+// bits signed) in 16-bit lanes: the larger of the difference and its negation, one
+// SSE2 instruction each (std::abs on an int widens every lane to 32 bits).
+inline uint16_t distance(uint16_t a, uint16_t b) {
+  const auto d = static_cast<int16_t>(a - b);
+  return static_cast<uint16_t>(std::max(d, static_cast<int16_t>(-d)));
+}
+
 }  // namespace
 
 void ReuseWeighting::PoolDeleter::operator()(AVBufferPool* pool) const { av_buffer_pool_uninit(&pool); }
@@ -40,10 +49,11 @@ ReuseWeighting::ReuseWeighting(int width, int height, double strength)
       half_stride_(half_width_ + 1),
       half_(static_cast<size_t>(half_stride_) * half_height_),
       previous_half_(half_.size()),
-      intra_sums_(static_cast<size_t>(mb_columns_) * mb_rows_),
-      inter_sums_(intra_sums_.size()),
-      reuse_(intra_sums_.size(), 0.0f),
-      offsets_(intra_sums_.size(), 0.0f) {
+      intra_columns_(static_cast<size_t>(half_width_)),
+      inter_columns_(intra_columns_.size()),
+      reuse_(static_cast<size_t>(mb_columns_) * mb_rows_, 0.0f),
+      offsets_(reuse_.size(), 0.0f),
+      numerators_(reuse_.size(), 0) {
   // What the macroblock tree propagates to a block whose share f is reused by each of
   // the next kHorizonPictures pictures, relative to its own intra cost:
   // f + f^2 + ... + f^N; x264's offset is -strength * log2(1 + that). Tabulated: two
@@ -52,6 +62,7 @@ ReuseWeighting::ReuseWeighting(int width, int height, double strength)
     const double f = std::min(static_cast<double>(step) / (kShareSteps - 1), 0.999);
     const double propagated = f * (1 - std::pow(f, kHorizonPictures)) / (1 - f);
     offset_for_share_[step] = static_cast<float>(-strength * std::log2(1 + propagated));
+    numerator_for_share_[step] = static_cast<int>(std::lround(offset_for_share_[step] * 1000));
   }
   side_data_pool_.reset(av_buffer_pool_init(offsets_.size() * sizeof(AVRegionOfInterest), nullptr));
   if (!side_data_pool_) throw Error("muxer: out of memory allocating the quantizer offset pool");
@@ -69,7 +80,9 @@ void ReuseWeighting::annotate(AVFrame& picture) {
   std::swap(half_, previous_half_);
   downscale(picture);
   if (++pictures_seen_ == 1) {
-    std::fill(offsets_.begin(), offsets_.end(), offset_for_share_[std::lround(kAssumedFirstShare * (kShareSteps - 1))]);
+    const auto step = static_cast<size_t>(std::lround(kAssumedFirstShare * (kShareSteps - 1)));
+    std::fill(offsets_.begin(), offsets_.end(), offset_for_share_[step]);
+    std::fill(numerators_.begin(), numerators_.end(), numerator_for_share_[step]);
   } else {
     update_estimate();
   }
@@ -83,7 +96,14 @@ void ReuseWeighting::downscale(const AVFrame& picture) {
     const uint8_t* bottom = top + stride;
     uint16_t* out = &half_[static_cast<size_t>(y) * half_stride_];
     for (int x = 0; x < half_width_; ++x) {
-      out[x] = static_cast<uint16_t>(top[2 * x] + top[2 * x + 1] + bottom[2 * x] + bottom[2 * x + 1]);
+      // Each pair of samples read as one 16-bit word, its two bytes added by masking
+      // and shifting (the same sum in either byte order): the compiler keeps the
+      // whole row in 16-bit lanes instead of taking every other byte apart.
+      uint16_t upper = 0;
+      uint16_t lower = 0;
+      std::memcpy(&upper, top + 2 * x, sizeof upper);
+      std::memcpy(&lower, bottom + 2 * x, sizeof lower);
+      out[x] = static_cast<uint16_t>((upper & 0xff) + (upper >> 8) + (lower & 0xff) + (lower >> 8));
     }
     out[half_width_] = out[half_width_ - 1];  // so the last column's gradient is 0, branch-free
   }
@@ -91,37 +111,47 @@ void ReuseWeighting::downscale(const AVFrame& picture) {
 
 void ReuseWeighting::update_estimate() {
   const bool first_estimate = pictures_seen_ == 2;
-  std::fill(intra_sums_.begin(), intra_sums_.end(), 0);
-  std::fill(inter_sums_.begin(), inter_sums_.end(), 0);
   // Cheap stand-ins for x264's lowres costs, summed per macroblock: intra from the
   // block's gradients, inter from its difference to the same place in the previous
-  // picture. Row by row, so the inner loops run over contiguous samples.
-  for (int y = 0; y < half_height_; ++y) {
-    const uint16_t* row = &half_[static_cast<size_t>(y) * half_stride_];
-    const uint16_t* below = y + 1 < half_height_ ? row + half_stride_ : row;
-    const uint16_t* before = &previous_half_[static_cast<size_t>(y) * half_stride_];
-    int* intra_row = &intra_sums_[static_cast<size_t>(y / kHalfMacroblock) * mb_columns_];
-    int* inter_row = &inter_sums_[static_cast<size_t>(y / kHalfMacroblock) * mb_columns_];
+  // picture. The eight rows of a macroblock row are summed column by column first
+  // (elementwise over contiguous samples, which the compiler vectorizes; eight rows of
+  // sums of 2x2 samples fit 16 bits), then each macroblock's eight columns.
+  const auto width = static_cast<size_t>(half_width_);
+  for (int mby = 0; mby < mb_rows_; ++mby) {
+    std::fill(intra_columns_.begin(), intra_columns_.end(), uint16_t{0});
+    std::fill(inter_columns_.begin(), inter_columns_.end(), uint16_t{0});
+    const int y_end = std::min((mby + 1) * kHalfMacroblock, half_height_);
+    for (int y = mby * kHalfMacroblock; y < y_end; ++y) {
+      const uint16_t* row = &half_[static_cast<size_t>(y) * half_stride_];
+      const uint16_t* below = y + 1 < half_height_ ? row + half_stride_ : row;
+      const uint16_t* before = &previous_half_[static_cast<size_t>(y) * half_stride_];
+      uint16_t* intra = intra_columns_.data();
+      uint16_t* inter = inter_columns_.data();
+      for (size_t x = 0; x < width; ++x) {
+        const uint16_t v = row[x];
+        intra[x] = static_cast<uint16_t>(intra[x] + distance(v, row[x + 1]) + distance(v, below[x]));
+        inter[x] = static_cast<uint16_t>(inter[x] + distance(v, before[x]));
+      }
+    }
     for (int mbx = 0; mbx < mb_columns_; ++mbx) {
-      const int x0 = mbx * kHalfMacroblock;
-      const int x1 = std::min(x0 + kHalfMacroblock, half_width_);
+      const size_t x0 = static_cast<size_t>(mbx) * kHalfMacroblock;
+      const size_t x1 = std::min(x0 + kHalfMacroblock, width);
       int intra = 0;
       int inter = 0;
-      for (int x = x0; x < x1; ++x) {
-        const int v = row[x];
-        intra += std::abs(v - row[x + 1]) + std::abs(v - below[x]);
-        inter += std::abs(v - before[x]);
+      for (size_t x = x0; x < x1; ++x) {
+        intra += intra_columns_[x];
+        inter += inter_columns_[x];
       }
-      intra_row[mbx] += intra;
-      inter_row[mbx] += inter;
+      const size_t i = static_cast<size_t>(mby) * mb_columns_ + mbx;
+      const double intra_cost = intra / 8.0 + kIntraCostFloor;
+      const double inter_cost = std::min(inter / 4.0, intra_cost);
+      const auto reused_now = static_cast<float>(1.0 - inter_cost / intra_cost);
+      reuse_[i] = first_estimate ? reused_now : kNewestWeight * reused_now + (1 - kNewestWeight) * reuse_[i];
+      // Rounded to the nearest step (the share is never negative).
+      const auto step = static_cast<size_t>(reuse_[i] * (kShareSteps - 1) + 0.5f);
+      offsets_[i] = offset_for_share_[step];
+      numerators_[i] = numerator_for_share_[step];
     }
-  }
-  for (size_t i = 0; i < offsets_.size(); ++i) {
-    const double intra = intra_sums_[i] / 8.0 + kIntraCostFloor;
-    const double inter = std::min(inter_sums_[i] / 4.0, intra);
-    const auto reused_now = static_cast<float>(1.0 - inter / intra);
-    reuse_[i] = first_estimate ? reused_now : kNewestWeight * reused_now + (1 - kNewestWeight) * reuse_[i];
-    offsets_[i] = offset_for_share_[std::lround(reuse_[i] * (kShareSteps - 1))];
   }
 }
 
@@ -138,7 +168,7 @@ void ReuseWeighting::attach(AVFrame& picture) const {
       region.bottom = std::min((mby + 1) * kMacroblock, height_);
       region.left = mbx * kMacroblock;
       region.right = std::min((mbx + 1) * kMacroblock, width_);
-      region.qoffset = AVRational{static_cast<int>(std::lround(offsets_[i] * 1000)), kOffsetDenominator};
+      region.qoffset = AVRational{numerators_[i], kOffsetDenominator};
     }
   }
   if (av_frame_new_side_data_from_buf(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST, buffer) == nullptr) {

@@ -78,12 +78,15 @@ class ReuseWeighting {
   std::vector<uint16_t> half_;
   std::vector<uint16_t> previous_half_;
   int64_t pictures_seen_ = 0;  // 1: half_ holds a picture to compare with; 2: reuse_ too
-  std::vector<int> intra_sums_;  // per macroblock, this picture
-  std::vector<int> inter_sums_;
+  // Per half-resolution column, summed over one macroblock row: intra and inter costs.
+  std::vector<uint16_t> intra_columns_;
+  std::vector<uint16_t> inter_columns_;
   std::vector<float> reuse_;    // smoothed share of each block the next picture reuses
   std::vector<float> offsets_;  // QP offset per block
+  std::vector<int> numerators_;  // the same in thousandths, as the side data carries it
   static constexpr int kShareSteps = 1024;
   std::array<float, kShareSteps> offset_for_share_;  // offset by reuse share, 0 to 1
+  std::array<int, kShareSteps> numerator_for_share_;
   std::unique_ptr<AVBufferPool, PoolDeleter> side_data_pool_;
 };
 
