@@ -95,22 +95,65 @@ struct VideoCompositor::Impl {
   };
 
   explicit Impl(const CompositorConfig& c)
-      : config(c), painter(c.placeholder_font_path), canvas(av::make_frame()) {
+      : config(c), painter(c.placeholder_font_path) {
     if (config.canvas.width < 2 || config.canvas.height < 2 || config.canvas.width % 2 || config.canvas.height % 2) {
       throw Error("compositor: the canvas must have an even size of at least 2x2, not " +
                   std::to_string(config.canvas.width) + "x" + std::to_string(config.canvas.height));
     }
     config.max_visible_tiles = std::clamp(config.max_visible_tiles, 1, kMaxGridTiles);
-    canvas->format = AV_PIX_FMT_YUV420P;
-    canvas->width = config.canvas.width;
-    canvas->height = config.canvas.height;
-    canvas->color_range = AVCOL_RANGE_MPEG;  // limited range, what H.264 players expect
-    check_av(av_frame_get_buffer(canvas.get(), 0), "compositor: allocating the 1920x1080 canvas");
-    fill_rect(*canvas, Rect{0, 0, canvas->width, canvas->height}, kBackground);
+    canvases.reserve(kMaxCanvases);
+    canvases.push_back(make_canvas());
     slots.reserve(kMaxGridTiles + 1);
     layout_rects.reserve(kMaxGridTiles + 1);
-    painted.reserve(kMaxGridTiles + 1);
     visible.reserve(kMaxGridTiles);
+  }
+
+  // A canvas and what it shows: compose() paints only what changed since the canvas
+  // last showed a picture.
+  struct Canvas {
+    av::FramePtr frame;
+    std::vector<PaintedTile> painted;  // empty: nothing painted yet
+  };
+
+  Canvas make_canvas() const {
+    Canvas made{av::make_frame(), {}};
+    AVFrame& frame = *made.frame;
+    frame.format = AV_PIX_FMT_YUV420P;
+    frame.width = config.canvas.width;
+    frame.height = config.canvas.height;
+    frame.color_range = AVCOL_RANGE_MPEG;  // limited range, what H.264 players expect
+    check_av(av_frame_get_buffer(&frame, 0), "compositor: allocating the 1920x1080 canvas");
+    fill_rect(frame, Rect{0, 0, frame.width, frame.height}, kBackground);
+    made.painted.reserve(kMaxGridTiles + 1);
+    return made;
+  }
+
+  AVFrame& canvas() { return *canvases[current].frame; }
+  std::vector<PaintedTile>& painted() { return canvases[current].painted; }
+  const std::vector<PaintedTile>& painted() const { return canvases[current].painted; }
+
+  // Makes the canvas to paint writable. The recording writer keeps a reference to each
+  // composed canvas until its picture is encoded and written: painting the next one
+  // over it would change a picture still to be coded, and copying it first (what
+  // av_frame_make_writable does) costs a whole canvas per period, most of it to be
+  // painted over again. So a canvas whose last reader let go is taken instead, and
+  // repainted only where its tiles differ; a new one while fewer than kMaxCanvases
+  // exist; a copy only beyond that (a writer holding many, such as one with a long
+  // lookahead).
+  void take_writable_canvas() {
+    if (av_frame_is_writable(canvases[current].frame.get())) return;
+    for (size_t i = 0; i < canvases.size(); ++i) {
+      if (av_frame_is_writable(canvases[i].frame.get())) {
+        current = i;
+        return;
+      }
+    }
+    if (canvases.size() < kMaxCanvases) {
+      canvases.push_back(make_canvas());
+      current = canvases.size() - 1;
+      return;
+    }
+    check_av(av_frame_make_writable(canvases[current].frame.get()), "compositor: making the canvas writable");
   }
 
   Participant* find(ParticipantId id) {
@@ -220,12 +263,12 @@ struct VideoCompositor::Impl {
   void paint_picture(Participant& p, const AVFrame& frame, PaintedTile& tile) {
     const Rect target = fit_inside(display_size(frame), tile.tile);
     // Bars only need painting when the picture's place changed.
-    if (tile.picture != target) fill_rect(*canvas, tile.tile, kBackground);
+    if (tile.picture != target) fill_rect(canvas(), tile.tile, kBackground);
     if (frame.format == AV_PIX_FMT_YUV420P && frame.color_range != AVCOL_RANGE_JPEG &&
         frame.width == target.width && frame.height == target.height) {
       // Already what the canvas holds (a 640x360 camera in a 3x3 tile): rows are
       // copied straight in, with nothing to scale or convert.
-      copy_into(*canvas, frame, target);
+      copy_into(canvas(), frame, target);
       tile.picture = target;
       return;
     }
@@ -243,7 +286,7 @@ struct VideoCompositor::Impl {
                "compositor: allocating the scaled picture of " + p.participant_id);
     }
     sws_scale(p.scaler.get(), frame.data, frame.linesize, 0, frame.height, p.scaled->data, p.scaled->linesize);
-    copy_into(*canvas, *p.scaled, target);
+    copy_into(canvas(), *p.scaled, target);
     tile.picture = target;
   }
 
@@ -265,12 +308,13 @@ struct VideoCompositor::Impl {
       painter.paint(*picture, placeholder_colour(p.participant_id), initials_of(name, p.participant_id));
       p.placeholder = std::move(picture);
     }
-    copy_into(*canvas, *p.placeholder, r);
+    copy_into(canvas(), *p.placeholder, r);
     tile.picture.reset();
   }
 
   const AVFrame& compose(MediaTime t) {
-    check_av(av_frame_make_writable(canvas.get()), "compositor: making the canvas writable");
+    take_writable_canvas();
+    std::vector<PaintedTile>& painted = this->painted();
     Participant* share = active_share();
     const size_t capacity = share ? static_cast<size_t>(std::min(config.max_visible_tiles,
                                                                   screen_share_strip_capacity(config.canvas)))
@@ -305,7 +349,7 @@ struct VideoCompositor::Impl {
     bool reflow = slots.size() != painted.size();
     for (size_t i = 0; !reflow && i < slots.size(); ++i) reflow = slots[i].tile != painted[i].tile;
     if (reflow) {
-      fill_rect(*canvas, Rect{0, 0, canvas->width, canvas->height}, kBackground);
+      fill_rect(canvas(), Rect{0, 0, canvas().width, canvas().height}, kBackground);
       painted = slots;
     }
     for (size_t i = 0; i < slots.size(); ++i) {
@@ -335,7 +379,7 @@ struct VideoCompositor::Impl {
         p->shows_picture = p->queue.select(t).frame != nullptr;
       }
     }
-    return *canvas;
+    return canvas();
   }
 
   void note_problem(std::string text) {
@@ -346,7 +390,10 @@ struct VideoCompositor::Impl {
 
   CompositorConfig config;
   PlaceholderPainter painter;
-  av::FramePtr canvas;
+  // Canvases composed into in turn ([current] now), at most kMaxCanvases.
+  static constexpr size_t kMaxCanvases = 8;
+  std::vector<Canvas> canvases;
+  size_t current = 0;
   std::vector<std::unique_ptr<Participant>> participants;  // join order
   std::vector<ParticipantId> visible;                      // camera tiles, tile order
   struct LayoutKey {
@@ -357,7 +404,6 @@ struct VideoCompositor::Impl {
   std::optional<LayoutKey> layout_key;  // arrangement layout_rects was made for
   std::vector<Rect> layout_rects;       // share main area (if any), then tiles
   std::vector<PaintedTile> slots;                          // scratch, reused per compose
-  std::vector<PaintedTile> painted;                        // what the canvas shows
   ParticipantId next_id = 1;
   int64_t paint_failures = 0;
   std::vector<std::string> problems;  // not yet taken, at most kMaxKeptProblems
@@ -439,7 +485,7 @@ void VideoCompositor::set_speaking(ParticipantId id, MediaTime at) {
 
 std::vector<ParticipantId> VideoCompositor::visible_participants() const {
   std::vector<ParticipantId> shown;
-  for (const auto& tile : impl_->painted) shown.push_back(tile.who);
+  for (const auto& tile : impl_->painted()) shown.push_back(tile.who);
   return shown;
 }
 

@@ -1,6 +1,8 @@
 #include "callrec/compositor/video_compositor.h"
 
 #include <cstring>
+#include <deque>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -212,6 +214,67 @@ TEST(VideoCompositor, CallerMayKeepTheReturnedFrame) {
   EXPECT_TRUE(has_colour(*kept, 960, 540, colour_of(1)));  // not painted over
 }
 
+// As the recording writer does: each canvas is held until its picture is written, a few
+// periods later, or many of them (a long lookahead). Every held canvas keeps what it
+// showed, and each new one shows its own instant, across a still tile, a moving one, a
+// participant leaving (the grid re-flows) and one joining, whichever canvas the
+// compositor paints into.
+TEST(VideoCompositor, HeldCanvasesKeepTheirPictures) {
+  for (const size_t held : {size_t{1}, size_t{3}, size_t{12}}) {
+    SCOPED_TRACE("canvases held: " + std::to_string(held));
+    VideoCompositor compositor;
+    const ParticipantId still = compositor.join("still", "");
+    const ParticipantId moving = compositor.join("moving", "");
+    const ParticipantId leaving = compositor.join("leaving", "");
+    constexpr int kPeriods = 24;
+    // A new picture of the same colour each second: within the stall timeout, and the
+    // periods in between show the same picture (nothing to repaint on that canvas).
+    for (int k = 0; k < kPeriods; k += 8) compositor.push_frame(still, *solid(640, 360, colour_of(1)), ms(125 * k));
+    compositor.push_frame(leaving, *solid(640, 360, colour_of(2)), ms(0));
+    for (int k = 0; k < kPeriods; ++k) compositor.push_frame(moving, *solid(640, 360, colour_of(10 + k)), ms(125 * k));
+    std::optional<ParticipantId> joined;
+    struct Held {
+      av::FramePtr canvas;
+      int period;
+    };
+    std::deque<Held> kept;
+    // Where each participant's tile is at period k, and what it shows.
+    auto expected = [&](int k) {
+      if (k < 8) {
+        const auto rects = tile_layout(3, kCanvas);
+        return std::vector<std::pair<Rect, YuvColour>>{
+            {rects[0], colour_of(1)}, {rects[1], colour_of(10 + k)}, {rects[2], colour_of(2)}};
+      }
+      if (k < 16) {
+        const auto rects = tile_layout(2, kCanvas);
+        return std::vector<std::pair<Rect, YuvColour>>{{rects[0], colour_of(1)}, {rects[1], colour_of(10 + k)}};
+      }
+      const auto rects = tile_layout(3, kCanvas);
+      return std::vector<std::pair<Rect, YuvColour>>{
+          {rects[0], colour_of(1)}, {rects[1], colour_of(10 + k)}, {rects[2], colour_of(40)}};
+    };
+    auto check = [&](const AVFrame& canvas, int k) {
+      for (const auto& [rect, colour] : expected(k)) {
+        EXPECT_TRUE(has_colour(canvas, centre_of(rect).x, centre_of(rect).y, colour)) << "period " << k;
+      }
+    };
+    for (int k = 0; k < kPeriods; ++k) {
+      if (k == 8) compositor.leave(leaving);
+      if (k == 16) {
+        joined = compositor.join("joined", "");
+        compositor.push_frame(*joined, *solid(640, 360, colour_of(40)), ms(125 * k));
+      }
+      const AVFrame& canvas = compositor.compose(ms(125 * k));
+      check(canvas, k);
+      av::FramePtr ref = av::make_frame();
+      ASSERT_GE(av_frame_ref(ref.get(), &canvas), 0);
+      kept.push_back(Held{std::move(ref), k});
+      if (kept.size() > held) kept.pop_front();
+      for (const Held& h : kept) check(*h.canvas, h.period);
+    }
+  }
+}
+
 TEST(VideoCompositor, PlaceholderWithoutVideo) {
   VideoCompositor compositor;
   compositor.join("ada", "Ada Lovelace");
@@ -329,8 +392,8 @@ TEST(VideoCompositor, LeaveReflowsTheGrid) {
 }
 
 TEST(VideoCompositor, OnlyChangedTilesAreRepainted) {
-  // A participant whose frame did not change keeps its pixels even when the
-  // caller holds the previous canvas (the canvas is copied, not repainted).
+  // A participant whose frame did not change keeps its pixels from one canvas to the
+  // next.
   VideoCompositor compositor;
   const ParticipantId still = compositor.join("still", "");
   const ParticipantId moving = compositor.join("moving", "");

@@ -187,22 +187,20 @@ struct RecordingWriter::Impl {
 
   // A pending period holding copies of the caller's canvas and audio (which it
   // reuses), in buffers recycled from written periods.
-  PendingPeriod copy_period(const AVFrame& canvas, std::span<const float> samples) {
+  // The period's picture shares the canvas's buffer when it is reference-counted: its
+  // owner paints into that buffer again only once it is writable (the compositor paints
+  // the next period into another canvas meanwhile: take_writable_canvas in
+  // compositor/src/video_compositor.cc). av_frame_ref copies a canvas without buffers.
+  PendingPeriod take_period(const AVFrame& canvas, std::span<const float> samples) {
     PendingPeriod period;
     if (spare.empty()) {
       period.picture = av::make_frame();
-      period.picture->format = canvas.format;
-      period.picture->width = canvas.width;
-      period.picture->height = canvas.height;
-      check_av(av_frame_get_buffer(period.picture.get(), 0), "muxer: allocating a picture");
     } else {
       period = std::move(spare.back());
       spare.pop_back();
-      period.analysed = false;  // a new picture: its offsets (still attached) are the old one's
-      // Reallocates only if the encoder still held a reference (x264 copies on encode).
-      check_av(av_frame_make_writable(period.picture.get()), "muxer: making a picture writable");
+      period.analysed = false;
     }
-    check_av(av_frame_copy(period.picture.get(), &canvas), "muxer: copying the canvas");
+    check_av(av_frame_ref(period.picture.get(), &canvas), "muxer: taking the canvas");
     period.audio.assign(samples.begin(), samples.end());
     return period;
   }
@@ -267,6 +265,8 @@ struct RecordingWriter::Impl {
       samples_written += static_cast<int64_t>(period.audio.size());
       ++frames_written;
       route_audio();
+      // The canvas goes back to its owner now (and the offsets with it).
+      av_frame_unref(period.picture.get());
       spare.push_back(std::move(period));
       pending.pop_front();
     }
@@ -334,7 +334,7 @@ struct RecordingWriter::Impl {
   // group), and where its groups end (pictures counted from the chunk's first).
   Packets group;
   PictureGroups groups;
-  std::vector<PendingPeriod> spare;               // written periods' buffers, for reuse
+  std::vector<PendingPeriod> spare;               // written periods, emptied, for reuse
   // Last: destroyed first, so no job runs once the encoders and pictures go.
   SerialWorker<Packets> worker;
 };
@@ -359,11 +359,10 @@ void RecordingWriter::write_period(const AVFrame& video, std::span<const float> 
     if (!s.current) s.open_chunk();
     // One encode job runs when write_period returns, this period's: x264 encodes period
     // k while the caller composes period k + 1. The period before's job is taken back
-    // before this picture is copied, so the group it completes lets its pictures go
-    // first (one 3 MiB picture fewer held); x264 waits only for the copy and the
-    // group's writing.
+    // before this picture is taken, so the group it completes lets its pictures go
+    // first (one 3 MiB picture fewer held); x264 waits only for the group's writing.
     while (!s.jobs.empty()) s.take_job();
-    s.pending.push_back(s.copy_period(video, audio));
+    s.pending.push_back(s.take_period(video, audio));
     s.submit_encode(s.pending.back());
     s.current->writer->flush_fragments();
     for (const auto& chunk : s.ending) chunk->writer->flush_fragments();

@@ -166,6 +166,7 @@ struct StreamReport {
   AVRational time_base{0, 1};
   bool first_packet_key = false;
   int decoded_format = -1;
+  std::vector<double> mean_luma;  // per decoded picture, in presentation order
 };
 
 struct Mp4Report {
@@ -233,6 +234,14 @@ inline Mp4Report inspect_mp4(const std::filesystem::path& path) {
       reports[i]->decoded_samples += frame->nb_samples;
       reports[i]->decoded_format = frame->format;
       if (frame->pict_type == AV_PICTURE_TYPE_B) reports[i]->b_frames++;
+      if (frame->width > 0) {
+        int64_t sum = 0;
+        for (int y = 0; y < frame->height; ++y) {
+          const uint8_t* row = frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0];
+          for (int x = 0; x < frame->width; ++x) sum += row[x];
+        }
+        reports[i]->mean_luma.push_back(static_cast<double>(sum) / (int64_t{frame->width} * frame->height));
+      }
       reports[i]->last_frame_pts = std::max(reports[i]->last_frame_pts, frame->best_effort_timestamp);
     }
   };

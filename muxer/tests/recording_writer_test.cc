@@ -3,6 +3,10 @@
 #include <regex>
 #include <set>
 
+extern "C" {
+#include <libavutil/imgutils.h>
+}
+
 #include "atomic_file.h"
 #include "muxer_test_support.h"
 #include "picture_groups.h"
@@ -275,6 +279,55 @@ void check_chunked_recording(const ChunkedCase& t) {
   // B-frames, with them a reference picture and its B-frames (here up to 90 kB of a
   // 1 MB chunk: noise costs as much at every quality near the top of the scale).
   EXPECT_GT(min_fill, 0.9) << "closed chunks should use most of the budget";
+}
+
+// A reference-counted picture is shared until its period is written (the compositor
+// paints the next period into another canvas meanwhile); a picture over the caller's
+// own memory is copied, so the caller may paint the next period into it at once.
+TEST(RecordingWriterTest, SharesReferenceCountedPicturesAndCopiesOthers) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  const std::vector<float> audio(kSamplesPerPeriod, 0.0f);
+  auto paint = [](uint8_t* const data[3], const int linesize[3], int luma) {
+    for (int y = 0; y < kVideoHeight; ++y) std::memset(data[0] + ptrdiff_t{y} * linesize[0], luma, kVideoWidth);
+    for (int plane = 1; plane < 3; ++plane) {
+      for (int y = 0; y < kVideoHeight / 2; ++y) std::memset(data[plane] + ptrdiff_t{y} * linesize[plane], 128, kVideoWidth / 2);
+    }
+  };
+  av::FramePtr shared = av::make_frame();
+  shared->format = AV_PIX_FMT_YUV420P;
+  shared->width = kVideoWidth;
+  shared->height = kVideoHeight;
+  check_av(av_frame_get_buffer(shared.get(), 0), "test picture");
+  paint(shared->data, shared->linesize, 40);
+
+  std::vector<uint8_t> memory(static_cast<size_t>(kVideoWidth) * kVideoHeight * 3 / 2);
+  av::FramePtr plain = av::make_frame();  // no buffers: data pointers into `memory`
+  plain->format = AV_PIX_FMT_YUV420P;
+  plain->width = kVideoWidth;
+  plain->height = kVideoHeight;
+  ASSERT_GE(av_image_fill_arrays(plain->data, plain->linesize, memory.data(), AV_PIX_FMT_YUV420P, kVideoWidth,
+                                 kVideoHeight, 1),
+            0);
+  constexpr int kPlainPeriods = 15;
+  {
+    RecordingWriter writer(make_config(dir.path()), annotator);
+    writer.write_period(*shared, audio);
+    EXPECT_FALSE(av_frame_is_writable(shared.get())) << "the writer holds the picture, not a copy";
+    for (int k = 0; k < kPlainPeriods; ++k) {
+      paint(plain->data, plain->linesize, 60 + 10 * k);
+      writer.write_period(*plain, audio);
+    }
+    writer.finish("CallEnded");
+    EXPECT_TRUE(av_frame_is_writable(shared.get())) << "the writer let the picture go once written";
+  }
+
+  const auto mp4s = files_with_extension(dir.path(), ".mp4");
+  ASSERT_EQ(mp4s.size(), 1u);
+  const Mp4Report r = inspect_mp4(mp4s[0]);
+  ASSERT_EQ(r.video.mean_luma.size(), 1u + kPlainPeriods);
+  EXPECT_NEAR(r.video.mean_luma[0], 40, 1.5);
+  for (int k = 0; k < kPlainPeriods; ++k) EXPECT_NEAR(r.video.mean_luma[1 + k], 60 + 10 * k, 1.5) << "period " << 1 + k;
 }
 
 TEST(RecordingWriterTest, SplitsNoisyVideoAtOneMegabyte) { check_chunked_recording({}); }

@@ -151,7 +151,11 @@ class RecordingWriter {
   RecordingWriter& operator=(const RecordingWriter&) = delete;
 
   // One period: `video` is 1920x1080 yuv420p; `audio` holds kSamplesPerPeriod mono
-  // samples in [-1, 1] (fewer only in the last period). When the period would push the
+  // samples in [-1, 1] (fewer only in the last period). A reference-counted `video`
+  // (buf[0] set) is referenced until its picture is written, not copied: its owner
+  // writes into that buffer again only once av_frame_is_writable says no one else holds
+  // it (av_frame_make_writable does so), as FFmpeg's frames are shared. Other pictures
+  // are copied. When the period would push the
   // chunk over max_chunk_bytes, the chunk ends ("ChunkMaximumSizeExceeded") and the
   // period starts the next one, with a keyframe and timestamps from 0.
   // Throws callrec::Error on an encoder or storage failure; chunks already closed stay.
