@@ -185,12 +185,12 @@ struct RecordingWriter::Impl {
     annotator.chunk_written(metadata);
   }
 
-  // A pending period holding copies of the caller's canvas and audio (which it
-  // reuses), in buffers recycled from written periods.
-  // The period's picture shares the canvas's buffer when it is reference-counted: its
-  // owner paints into that buffer again only once it is writable (the compositor paints
-  // the next period into another canvas meanwhile: take_writable_canvas in
-  // compositor/src/video_compositor.cc). av_frame_ref copies a canvas without buffers.
+  // A pending period holding the caller's canvas and a copy of its audio, in a period
+  // recycled from the written ones when there is one. The picture shares the canvas's
+  // buffer when it is reference-counted: its owner paints into that buffer again only
+  // once it is writable (the compositor paints the next period into another canvas
+  // meanwhile: take_writable_canvas in compositor/src/video_compositor.cc).
+  // av_frame_ref copies a canvas without buffers.
   PendingPeriod take_period(const AVFrame& canvas, std::span<const float> samples) {
     PendingPeriod period;
     if (spare.empty()) {
@@ -198,7 +198,7 @@ struct RecordingWriter::Impl {
     } else {
       period = std::move(spare.back());
       spare.pop_back();
-      period.analysed = false;
+      period.analysed = false;  // a new picture, without offsets yet
     }
     check_av(av_frame_ref(period.picture.get(), &canvas), "muxer: taking the canvas");
     period.audio.assign(samples.begin(), samples.end());
