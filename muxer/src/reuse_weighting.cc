@@ -52,8 +52,7 @@ ReuseWeighting::ReuseWeighting(int width, int height, double strength)
       intra_columns_(static_cast<size_t>(half_width_)),
       inter_columns_(intra_columns_.size()),
       reuse_(static_cast<size_t>(mb_columns_) * mb_rows_, 0.0f),
-      offsets_(reuse_.size(), 0.0f),
-      numerators_(reuse_.size(), 0) {
+      steps_(reuse_.size(), 0) {
   // What the macroblock tree propagates to a block whose share f is reused by each of
   // the next kHorizonPictures pictures, relative to its own intra cost:
   // f + f^2 + ... + f^N; x264's offset is -strength * log2(1 + that). Tabulated: two
@@ -64,7 +63,7 @@ ReuseWeighting::ReuseWeighting(int width, int height, double strength)
     offset_for_share_[step] = static_cast<float>(-strength * std::log2(1 + propagated));
     numerator_for_share_[step] = static_cast<int>(std::lround(offset_for_share_[step] * 1000));
   }
-  side_data_pool_.reset(av_buffer_pool_init(offsets_.size() * sizeof(AVRegionOfInterest), nullptr));
+  side_data_pool_.reset(av_buffer_pool_init(steps_.size() * sizeof(AVRegionOfInterest), nullptr));
   if (!side_data_pool_) throw Error("muxer: out of memory allocating the quantizer offset pool");
 }
 
@@ -80,9 +79,7 @@ void ReuseWeighting::annotate(AVFrame& picture) {
   std::swap(half_, previous_half_);
   downscale(picture);
   if (++pictures_seen_ == 1) {
-    const auto step = static_cast<size_t>(std::lround(kAssumedFirstShare * (kShareSteps - 1)));
-    std::fill(offsets_.begin(), offsets_.end(), offset_for_share_[step]);
-    std::fill(numerators_.begin(), numerators_.end(), numerator_for_share_[step]);
+    std::fill(steps_.begin(), steps_.end(), static_cast<uint16_t>(std::lround(kAssumedFirstShare * (kShareSteps - 1))));
   } else {
     update_estimate();
   }
@@ -148,11 +145,15 @@ void ReuseWeighting::update_estimate() {
       const auto reused_now = static_cast<float>(1.0 - inter_cost / intra_cost);
       reuse_[i] = first_estimate ? reused_now : kNewestWeight * reused_now + (1 - kNewestWeight) * reuse_[i];
       // Rounded to the nearest step (the share is never negative).
-      const auto step = static_cast<size_t>(reuse_[i] * (kShareSteps - 1) + 0.5f);
-      offsets_[i] = offset_for_share_[step];
-      numerators_[i] = numerator_for_share_[step];
+      steps_[i] = static_cast<uint16_t>(reuse_[i] * (kShareSteps - 1) + 0.5f);
     }
   }
+}
+
+std::vector<float> ReuseWeighting::offsets() const {
+  std::vector<float> offsets(steps_.size());
+  for (size_t i = 0; i < steps_.size(); ++i) offsets[i] = offset_for_share_[steps_[i]];
+  return offsets;
 }
 
 void ReuseWeighting::attach(AVFrame& picture) const {
@@ -168,7 +169,7 @@ void ReuseWeighting::attach(AVFrame& picture) const {
       region.bottom = std::min((mby + 1) * kMacroblock, height_);
       region.left = mbx * kMacroblock;
       region.right = std::min((mbx + 1) * kMacroblock, width_);
-      region.qoffset = AVRational{numerators_[i], kOffsetDenominator};
+      region.qoffset = AVRational{numerator_for_share_[steps_[i]], kOffsetDenominator};
     }
   }
   if (av_frame_new_side_data_from_buf(&picture, AV_FRAME_DATA_REGIONS_OF_INTEREST, buffer) == nullptr) {

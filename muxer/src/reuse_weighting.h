@@ -20,7 +20,6 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <span>
 #include <vector>
 
 extern "C" {
@@ -56,7 +55,7 @@ class ReuseWeighting {
 
   // The offsets given to the last annotated picture, in QP, one per 16x16 macroblock,
   // row by row.
-  std::span<const float> offsets() const { return offsets_; }
+  std::vector<float> offsets() const;
   int macroblock_columns() const { return mb_columns_; }
 
  private:
@@ -82,11 +81,10 @@ class ReuseWeighting {
   std::vector<uint16_t> intra_columns_;
   std::vector<uint16_t> inter_columns_;
   std::vector<float> reuse_;    // smoothed share of each block the next picture reuses
-  std::vector<float> offsets_;  // QP offset per block
-  std::vector<int> numerators_;  // the same in thousandths, as the side data carries it
+  std::vector<uint16_t> steps_;  // per block: its offset, as an index into the tables below
   static constexpr int kShareSteps = 1024;
   std::array<float, kShareSteps> offset_for_share_;  // offset by reuse share, 0 to 1
-  std::array<int, kShareSteps> numerator_for_share_;
+  std::array<int, kShareSteps> numerator_for_share_;  // the same in thousandths (the side data's unit)
   std::unique_ptr<AVBufferPool, PoolDeleter> side_data_pool_;
 };
 

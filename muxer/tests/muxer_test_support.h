@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -166,7 +167,6 @@ struct StreamReport {
   AVRational time_base{0, 1};
   bool first_packet_key = false;
   int decoded_format = -1;
-  std::vector<double> mean_luma;  // per decoded picture, in presentation order
 };
 
 struct Mp4Report {
@@ -198,8 +198,10 @@ inline std::vector<std::string> top_level_boxes(const std::filesystem::path& pat
   return boxes;
 }
 
-// Demuxes and decodes every packet of the file.
-inline Mp4Report inspect_mp4(const std::filesystem::path& path) {
+// Demuxes and decodes every packet of the file; `on_picture` sees each decoded picture,
+// in presentation order.
+inline Mp4Report inspect_mp4(const std::filesystem::path& path,
+                             const std::function<void(const AVFrame&)>& on_picture = {}) {
   Mp4Report report;
   report.top_level_boxes = top_level_boxes(path);
   AVFormatContext* raw = nullptr;
@@ -234,14 +236,7 @@ inline Mp4Report inspect_mp4(const std::filesystem::path& path) {
       reports[i]->decoded_samples += frame->nb_samples;
       reports[i]->decoded_format = frame->format;
       if (frame->pict_type == AV_PICTURE_TYPE_B) reports[i]->b_frames++;
-      if (frame->width > 0) {
-        int64_t sum = 0;
-        for (int y = 0; y < frame->height; ++y) {
-          const uint8_t* row = frame->data[0] + static_cast<ptrdiff_t>(y) * frame->linesize[0];
-          for (int x = 0; x < frame->width; ++x) sum += row[x];
-        }
-        reports[i]->mean_luma.push_back(static_cast<double>(sum) / (int64_t{frame->width} * frame->height));
-      }
+      if (on_picture && reports[i] == &report.video) on_picture(*frame);
       reports[i]->last_frame_pts = std::max(reports[i]->last_frame_pts, frame->best_effort_timestamp);
     }
   };
