@@ -96,7 +96,7 @@ CommandRunner add_render_command(CLI::App& app) {
     std::optional<uint64_t> max_chunk_bytes;
     muxer::EncoderSettings encoder;
     std::optional<int> video_quality, video_bitrate;
-    bool quiet = false, force = false, verbose = false, stats = false;
+    bool quiet = false, force = false, verbose = false, stats = false, decode_every_picture = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* render = app.add_subcommand("render", "Render a call from its manifest and captured media");
@@ -131,6 +131,9 @@ CommandRunner add_render_command(CLI::App& app) {
   render->add_flag("--force", o->force, "Replace a recording already in the output directory");
   render->add_flag("--verbose,-v", o->verbose, "Show FFmpeg's own warnings (--log-level warning)");
   render->add_flag("--stats", o->stats, "Print the CPU time of each stage when done");
+  render->add_flag("--decode-every-picture", o->decode_every_picture,
+                   "Decode every camera picture, also those never shown that nothing refers to (same output, "
+                   "more CPU; for comparing)");
 
   return [render, o]() -> int {
     if (!render->parsed()) return -1;
@@ -151,7 +154,7 @@ CommandRunner add_render_command(CLI::App& app) {
       prepare_out_dir(o->out_dir, o->force);
       engine::RenderOptions options{.out_dir = o->out_dir, .max_chunk_bytes = o->max_chunk_bytes,
                                     .encoder = o->encoder, .on_progress = {}, .measure_stages = o->stats,
-                                    .log = log};
+                                    .skip_unshown_pictures = !o->decode_every_picture, .log = log};
       if (!o->quiet) options.on_progress = [&progress](const auto& p) { progress(p); };
       const auto result = engine::render_call(manifest, options);
       if (!o->quiet) progress.finish();
@@ -162,7 +165,11 @@ CommandRunner add_render_command(CLI::App& app) {
         std::fprintf(stderr, "recorded %.1f s in %zu chunk(s) in %.1f s (%.1fx real time)\n", seconds, chunks.size(),
                      progress.elapsed_s(), seconds / std::max(1e-9, progress.elapsed_s()));
       }
-      if (o->stats) print_stage_stats(result.stage_cpu_ms);
+      if (o->stats) {
+        print_stage_stats(result.stage_cpu_ms);
+        std::fprintf(stderr, "camera pictures left undecoded (never shown, nothing refers to them): %lld\n",
+                     static_cast<long long>(result.pictures_not_decoded));
+      }
       for (const auto& c : chunks)
         std::cout << (o->out_dir / (c["documentId"].get<std::string>() + ".mp4")).string() << "\n";
     } catch (const std::exception& e) {

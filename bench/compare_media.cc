@@ -32,7 +32,7 @@ using callrec::mediagen::VideoSpec;
 constexpr int64_t kTurnMs = 1500;  // each participant talks this long, in turn
 
 MediaSpec participant_spec(int index, int participants, int64_t duration_ms, VideoContent content,
-                           int noise_amplitude, int keyframe_interval_frames) {
+                           int noise_amplitude, int keyframe_interval_frames, int temporal_layers) {
   MediaSpec spec;
   spec.duration_ms = duration_ms;
   VideoSpec video;
@@ -44,6 +44,7 @@ MediaSpec participant_spec(int index, int participants, int64_t duration_ms, Vid
   video.noise_amplitude = noise_amplitude;
   video.bit_rate_bps = 500'000;
   video.keyframe_interval_frames = keyframe_interval_frames;
+  video.temporal_layers = temporal_layers;
   spec.video = video;
   AudioSpec audio;
   audio.sample_rate_hz = 48000;
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   std::string content_name = "talking";
   int noise_amplitude = 2;
   int keyframe_interval_frames = 3000;
+  int temporal_layers = 1;
   app.add_option("OUTDIR", out_dir, "directory to write into")->required();
   app.add_option("--participants", participants, "participants in the call")->check(CLI::Range(1, 49));
   app.add_option("--distinct", distinct, "at most this many distinct files (participant i uses i % distinct)")
@@ -75,6 +77,9 @@ int main(int argc, char** argv) {
   app.add_option("--keyframe-interval", keyframe_interval_frames,
                  "camera frames between the senders' keyframes (WebRTC's VP8 encoder: 3000)")
       ->check(CLI::Range(1, 100000));
+  app.add_option("--temporal-layers", temporal_layers,
+                 "VP8 temporal layers per camera (1: none; 3: as a browser sends with simulcast)")
+      ->check(CLI::Range(1, 3));
   CLI11_PARSE(app, argc, argv);
 
   const VideoContent content = content_name == "talking" ? VideoContent::talking_head : VideoContent::full_motion;
@@ -84,7 +89,8 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(out_dir);
     for (int i = 0; i < files; ++i)
       callrec::mediagen::write_media(out_dir / ("p" + std::to_string(i) + ".webm"),
-                                     participant_spec(i, files, duration_ms, content, noise_amplitude, keyframe_interval_frames));
+                                     participant_spec(i, files, duration_ms, content, noise_amplitude,
+                                                      keyframe_interval_frames, temporal_layers));
     nlohmann::json manifest{{"callId", "bench-" + content_name + "-" + std::to_string(participants)},
                             {"recordingStartTime", "2026-01-01T00:00:00Z"},
                             {"participants", nlohmann::json::array()}};

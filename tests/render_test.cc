@@ -301,6 +301,64 @@ TEST_F(RenderTest, BackToBackFilesOfOneCameraShowItWithoutAGap) {
   EXPECT_GE(frames, 62);  // 3 x 1.99 s + 2 s
 }
 
+// Cameras sending VP8 temporal layers (a browser's simulcast): the pictures no output
+// instant shows and nothing refers to are not decoded, and the recording is the same,
+// picture for picture, as when every one is decoded; across a pause, and with cameras
+// whose pictures fall between the output instants differently.
+TEST_F(RenderTest, CameraPicturesNeverShownAreNotDecodedAndTheRecordingIsTheSame) {
+  const auto d = *dir_ / "layers";
+  std::filesystem::create_directories(d);
+  for (int k = 0; k < 2; ++k) {
+    mg::write_media(d / ("cam" + std::to_string(k) + ".webm"),
+                    {.duration_ms = 4000,
+                     .video = mg::VideoSpec{.width = 320, .height = 180, .fps = 30,
+                                            .colour = k ? mg::Rgb{40, 160, 60} : mg::Rgb{200, 40, 40},
+                                            .temporal_layers = 3 - k},
+                     .audio = mg::AudioSpec{.tones = {{0, 4000, 440.0 * (k + 1), 0.3}}}});
+  }
+  std::ofstream(d / "call.json") << R"({"callId": "layers", "recordingStartTime": "2026-11-27T10:00:00Z",
+      "participants": [
+        {"participantId": "8:acs:ada", "media": [{"file": "cam0.webm", "offsetMs": 0}]},
+        {"participantId": "8:acs:bob", "media": [{"file": "cam1.webm", "offsetMs": 130}]}],
+      "timeline": [{"atMs": 0, "action": "start"}, {"atMs": 1500, "action": "pause"},
+                   {"atMs": 2110, "action": "resume"}, {"atMs": 4000, "action": "stop"}]})";
+  // Each decoded picture's planes, hashed.
+  const auto pictures = [&](const std::filesystem::path& out, const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{CALLREC_BINARY, "render", (d / "call.json").string(), "--out", out.string(),
+                                  "--quiet", "--stats"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const CommandResult r = run_command(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const std::string said = "camera pictures left undecoded (never shown, nothing refers to them): ";
+    const auto at = r.err.find(said);
+    EXPECT_NE(at, std::string::npos) << r.err;
+    const long long undecoded = at == std::string::npos ? -1 : std::atoll(r.err.c_str() + at + said.size());
+    std::vector<uint64_t> hashes;
+    for (const auto& mp4 : chunk_files(read_json(out / "recording.json"), out, ".mp4")) {
+      decode_chunk(mp4, [&](int64_t, const AVFrame& f) {
+        uint64_t h = 14695981039346656037ULL;
+        for (int plane = 0; plane < 3; ++plane) {
+          const int w = plane ? f.width / 2 : f.width, rows = plane ? f.height / 2 : f.height;
+          for (int y = 0; y < rows; ++y)
+            for (int x = 0; x < w; ++x) h = (h ^ f.data[plane][y * f.linesize[plane] + x]) * 1099511628211ULL;
+        }
+        hashes.push_back(h);
+      });
+    }
+    return std::pair(undecoded, hashes);
+  };
+  const auto [skipped, fewer] = pictures(d / "out", {});
+  const auto [none, every] = pictures(d / "out-every", {"--decode-every-picture"});
+  EXPECT_EQ(none, 0);
+  // Of 2 x 4 s at 30 fps (the paused 0.6 s decoded as well: its pictures are not shown
+  // either), about a third: the odd pictures of the three-layer camera and every other
+  // of the two-layer one, less those nearest an output instant.
+  EXPECT_GE(skipped, 60);
+  EXPECT_GE(every.size(), 26u);  // 3.4 s at 8 fps
+  ASSERT_EQ(fewer.size(), every.size());
+  for (size_t i = 0; i < every.size(); ++i) EXPECT_EQ(fewer[i], every[i]) << "picture " << i << " differs";
+}
+
 TEST_F(RenderTest, RefusesToOverwriteARecordingWithoutForce) {
   const auto out = *dir_ / "out-twice";
   ASSERT_EQ(render(out).exit_code, 0);

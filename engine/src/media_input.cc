@@ -190,6 +190,7 @@ void MediaInput::close_file() {
   scaled_.reset();
   scaler_.reset();
   packet_.reset();
+  held_video_.reset();
 }
 
 MediaInput::MediaInput(std::unique_ptr<ByteSource> source, const std::string& url, std::string label,
@@ -455,7 +456,10 @@ bool MediaInput::step(const FrameCallback& on_audio, const FrameCallback& on_vid
   if (ret < 0) {
     if (ret != AVERROR_EOF) problem("read error, media ends here (" + av_error_text(ret) + ")");
     if (has_audio() && !audio_.done) decode(audio_, nullptr, on_audio);
-    if (has_video() && !video_.done) decode(video_, nullptr, on_video);
+    if (has_video() && !video_.done) {
+      decode_held_video(on_video, std::nullopt);
+      decode(video_, nullptr, on_video);
+    }
     audio_.done = video_.done = true;
     eof_ = true;
     // A container that states its duration tells a cut file from a short one.
@@ -477,7 +481,11 @@ bool MediaInput::step(const FrameCallback& on_audio, const FrameCallback& on_vid
   } else if (packet_->stream_index == audio_.index && has_audio() && !audio_.done) {
     decode(audio_, packet_.get(), on_audio);
   } else if (packet_->stream_index == video_.index && has_video() && !video_.done) {
-    decode(video_, packet_.get(), on_video);
+    if (picture_filter_.may_show && video_.decoder->codec_id == AV_CODEC_ID_VP8) {
+      hold_video(on_video);
+    } else {
+      decode(video_, packet_.get(), on_video);
+    }
   }
   av_packet_unref(packet_.get());
   return true;
@@ -564,7 +572,54 @@ const AVFrame* MediaInput::fit_picture() {
   return scaled_.get();
 }
 
-void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame) {
+std::optional<int64_t> MediaInput::packet_call_us(const Stream& s, const AVPacket& packet) const {
+  // As deliver_frame places a picture (its best-effort timestamp is the packet's when
+  // timestamps only go forward), once the file's start is settled by its first frame.
+  if (!first_frame_seen_ || packet.pts == AV_NOPTS_VALUE) return std::nullopt;
+  const int64_t file_us = av_rescale_q(packet.pts, s.stream->time_base, kUs);
+  if (file_us >= MediaLimits::kMaxCallUs || file_us <= -MediaLimits::kMaxCallUs) return std::nullopt;
+  const int64_t call_us = offset_us_ + file_us - file_start_us_;
+  if (call_us > MediaLimits::kMaxCallUs) return std::nullopt;
+  return call_us;
+}
+
+void MediaInput::hold_video(const FrameCallback& on_video) {
+  if (!held_video_) held_video_ = av::make_packet();
+  decode_held_video(on_video, packet_call_us(video_, *packet_));
+  av_packet_move_ref(held_video_.get(), packet_.get());
+}
+
+void MediaInput::decode_held_video(const FrameCallback& on_video, std::optional<int64_t> after_us) {
+  if (!held_video_ || held_video_->data == nullptr) return;
+  const std::optional<int64_t> held_us = packet_call_us(video_, *held_video_);
+  // VP8's frame tag: bit 4 of its first byte is show_frame. A picture never shown (an
+  // alternate reference) is decoded as always.
+  const bool shown_picture = held_video_->size >= 3 && (held_video_->data[0] & 0x10) != 0;
+  // Only between two neighbours, in order: the first and last pictures of a file meet
+  // another file's pictures in the tile, and times going back are clamped when placed.
+  const bool may_skip = shown_picture && held_us && after_us && before_held_us_ && *before_held_us_ < *held_us &&
+                        *held_us < *after_us && !picture_filter_.may_show(*before_held_us_, *held_us, *after_us);
+  // The decoder itself knows whether anything refers to the picture: it skips it only
+  // then, and decodes a reference picture as ever.
+  video_.decoder->skip_frame = may_skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+  const DecodeOutcome outcome = decode(video_, held_video_.get(), on_video);
+  if (video_.decoder) video_.decoder->skip_frame = AVDISCARD_DEFAULT;
+  if (may_skip && outcome.ok && outcome.frames == 0 && !video_.done) {
+    ++pictures_not_decoded_;
+    const int64_t duration_us =
+        held_video_->duration > 0
+            ? std::clamp<int64_t>(av_rescale_q(held_video_->duration, video_.stream->time_base, kUs), 0,
+                                  kMaxFrameDurationUs)
+            : video_.frame_duration_us;
+    video_.last_frame_us = *held_us;
+    video_.until_us = std::max(video_.until_us, *held_us + duration_us);
+    if (picture_filter_.skipped) picture_filter_.skipped(MediaTime::from_us(*held_us));
+  }
+  before_held_us_ = held_us;
+  av_packet_unref(held_video_.get());
+}
+
+MediaInput::DecodeOutcome MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame) {
   const bool audio = &s == &audio_;
   // Returns whether to go on receiving: false once the stream has ended here.
   const auto deliver_frame = [&](AVFrame& frame) {
@@ -630,6 +685,7 @@ void MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& 
   } else if (result.status == DecodeStatus::kReceiveFailed) {
     if (++s.decode_errors <= kMaxReportedDecodeErrors) problem("decoding error (" + av_error_text(result.averror) + ")");
   }
+  return DecodeOutcome{result.status == DecodeStatus::kOk, result.frames};
 }
 
 int64_t MediaInput::end_us() const {

@@ -67,6 +67,22 @@ class MediaInput {
   int64_t size_bytes() const { return size_bytes_; }
   int64_t bytes_read() const { return bytes_read_; }
 
+  // Pictures that need no decoding (a VP8 camera sending temporal layers, as browsers
+  // do with simulcast: half its pictures are referred to by none). Each VP8 picture then
+  // waits for the next one's packet; when `may_show(before_us, pts_us, after_us)` (the
+  // call times of the picture and of its neighbours) says no output instant will show
+  // it, the decoder leaves it undecoded if nothing refers to it (AVDISCARD_NONREF), and
+  // `skipped(call_time)` is told instead of on_video. The pictures shown are the same
+  // either way (but next to a packet the decoder then refuses, whose picture was taken
+  // as the neighbour); decoding costs less.
+  struct PictureFilter {
+    std::function<bool(int64_t before_us, int64_t pts_us, int64_t after_us)> may_show;
+    std::function<void(MediaTime call_time)> skipped;
+  };
+  void set_picture_filter(PictureFilter filter) { picture_filter_ = std::move(filter); }
+  // Pictures left undecoded so far.
+  int64_t pictures_not_decoded() const { return pictures_not_decoded_; }
+
   // Reads and decodes one packet, handing frames to the callbacks. Returns false once
   // the file is exhausted and the decoders are drained. Damage in the file (corrupt
   // packets, read errors) is survived: it is recorded in problems() and decoding goes on
@@ -120,6 +136,10 @@ class MediaInput {
     int64_t frame_duration_us = 0;
     int decode_errors = 0;
   };
+  struct DecodeOutcome {
+    bool ok = false;  // decoded without error
+    int frames = 0;   // frames handed on
+  };
   struct IoDeleter {
     void operator()(AVIOContext* io) const;
   };
@@ -132,7 +152,13 @@ class MediaInput {
   void reopen_at(const AVPacket& next);
   void close_file();
   void open_decoder(Stream& s, int media_type);
-  void decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame);
+  DecodeOutcome decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame);
+  // The call time a packet's picture will have, when it can be told before decoding.
+  std::optional<int64_t> packet_call_us(const Stream& s, const AVPacket& packet) const;
+  // Takes the video packet just read: decodes the one held before it (or not, see
+  // PictureFilter) and holds this one.
+  void hold_video(const FrameCallback& on_video);
+  void decode_held_video(const FrameCallback& on_video, std::optional<int64_t> after_us);
   // Returns the frame to deliver: `frame_` itself, or a copy scaled to the canvas box.
   const AVFrame* fit_picture();
   bool frame_acceptable(const Stream& s, std::string* why) const;
@@ -162,6 +188,10 @@ class MediaInput {
   av::FramePtr scaled_;  // reused for pictures scaled down to the canvas box
   av::SwsPtr scaler_;
   int oversized_packets_ = 0;
+  PictureFilter picture_filter_;
+  av::PacketPtr held_video_;                  // with data: a VP8 packet waiting for the next
+  std::optional<int64_t> before_held_us_;     // call time of the picture before it
+  int64_t pictures_not_decoded_ = 0;
   bool eof_ = false;
   // Bounding the demuxer's index (read_next_packet()).
   int64_t max_index_entries_ = MediaLimits::kMaxDemuxerIndexEntries;

@@ -68,6 +68,12 @@ class CallRender {
         MediaInput& in = inputs_[next_input++];
         const SessionCore::InputId id =
             core.add_input(p, m.screen_share, MediaTime::from_us(in.offset_us()), in.has_audio(), in.has_video());
+        if (options_.skip_unshown_pictures) {
+          in.set_picture_filter(MediaInput::PictureFilter{
+              .may_show = [&core](int64_t before_us, int64_t pts_us,
+                                  int64_t after_us) { return core.picture_may_show(before_us, pts_us, after_us); },
+              .skipped = [&core, id](MediaTime pts) { core.skip_video(id, pts); }});
+        }
         entries.push_back(Entry{std::move(in), id});
       }
     }
@@ -115,6 +121,7 @@ class CallRender {
                                           ? "CallEnded"
                                           : "RecordingStopped");
     result.problems = problems();
+    for (const Entry& e : entries) result.pictures_not_decoded += e.input.pictures_not_decoded();
     entries_ = nullptr;
     if (options_.measure_stages) {
       stage_clock_.settle();

@@ -167,16 +167,28 @@ void SessionCore::drop_unseen_pictures(Input& in) const {
   const int64_t next_compose_us = next_call_us();
   while (q.size() >= 2 && q[1].second <= next_compose_us) q.pop_front();
   if (q.size() < 2) return;
-  if (config_.timeline_may_change && mixed_until_us() <= next_compose_us) return;
   const size_t candidate = q.size() - 2;
   const std::optional<int64_t> before = candidate > 0 ? std::optional(q[candidate - 1].second) : in.handed_video_us;
   if (!before) return;
-  const int64_t pts = q[candidate].second;
-  const int64_t after = q.back().second;
+  if (!picture_may_show(*before, q[candidate].second, q.back().second))
+    q.erase(q.begin() + static_cast<std::ptrdiff_t>(candidate));
+}
+
+bool SessionCore::picture_may_show(int64_t before_us, int64_t pts_us, int64_t after_us) const {
+  const int64_t next_compose_us = next_call_us();
+  if (after_us <= next_compose_us) return false;
+  if (config_.timeline_may_change && mixed_until_us() <= next_compose_us) return true;
   // Shown at t when 2t > before + pts and 2t <= pts + after (in doubled microseconds).
-  const bool shown_next = 2 * next_compose_us > *before + pts && 2 * next_compose_us <= pts + after;
-  const bool shown_later = 2 * (next_compose_us + kPeriodUs) <= pts + after;
-  if (!shown_next && !shown_later) q.erase(q.begin() + static_cast<std::ptrdiff_t>(candidate));
+  const bool shown_next = 2 * next_compose_us > before_us + pts_us && 2 * next_compose_us <= pts_us + after_us;
+  const bool shown_later = 2 * (next_compose_us + kPeriodUs) <= pts_us + after_us;
+  return shown_next || shown_later;
+}
+
+void SessionCore::skip_video(InputId input, MediaTime pts) {
+  Input& in = inputs_[input];
+  const int64_t us = pts.us();
+  if (in.last_video_us && us > *in.last_video_us) in.last_video_spacing_us = us - *in.last_video_us;
+  in.last_video_us = us;
 }
 
 void SessionCore::end_audio(InputId input) { inputs_[input].audio_done = true; }

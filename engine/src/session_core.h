@@ -113,6 +113,14 @@ class SessionCore final : public muxer::ChunkAnnotator {
   // compositor cannot show (VideoCompositor::picture_problem) is refused with a
   // callrec::Error, here rather than when composing.
   bool push_video(InputId input, const AVFrame& frame, MediaTime pts);
+  // Whether a picture at call time `pts_us`, between neighbours at `before_us` and
+  // `after_us`, may still be shown at a composed instant: false only when no instant
+  // to come is nearer to it than to a neighbour (drop_unseen_pictures()'s rule). A
+  // driver may then leave it undecoded, and tells skip_video() instead of push_video().
+  bool picture_may_show(int64_t before_us, int64_t pts_us, int64_t after_us) const;
+  // A picture at call time `pts` left undecoded: it counts for the input's timing (how
+  // long its last picture lasts, whether its video lags) but is never shown.
+  void skip_video(InputId input, MediaTime pts);
   // The input's audio has ended (the watermark stops waiting for it; end_input() places
   // the resampler's tail).
   void end_audio(InputId input);

@@ -166,5 +166,99 @@ TEST(MediaInput, ReopeningAMatroskaFileWithBFramesReadsTheSame) {
   expect_reopening_reads_the_same("h264.mkv", /*live=*/false, "libx264", "aac", /*bframes=*/2);
 }
 
+// A VP8 camera sending temporal layers (as browsers do with simulcast): the pictures a
+// picture filter says will never be shown are left undecoded when nothing refers to
+// them, and every other picture decodes exactly as when all are decoded.
+struct LayeredReading {
+  std::vector<FrameDigest> shown;  // video frames handed on
+  std::vector<int64_t> skipped;    // call times told as skipped
+};
+
+LayeredReading read_layered(MediaInput& in) {
+  LayeredReading r;
+  const MediaInput::FrameCallback on_audio = [](const AVFrame&, MediaTime) {};
+  const MediaInput::FrameCallback on_video = [&](const AVFrame& f, MediaTime t) {
+    uint64_t h = 14695981039346656037ULL;
+    for (int y = 0; y < f.height; ++y) h = fnv1a(h, f.data[0] + static_cast<ptrdiff_t>(y) * f.linesize[0], f.width);
+    r.shown.emplace_back('v', t.us(), f.width * f.height, h);
+  };
+  while (in.step(on_audio, on_video)) {
+  }
+  return r;
+}
+
+std::filesystem::path write_layered_clip(const std::string& name, int layers) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("callrec-media-input-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::create_directories(dir);
+  const auto path = dir / name;
+  mg::write_media(path, {.duration_ms = 2000,
+                         .video = mg::VideoSpec{.width = 160, .height = 90, .fps = 30, .temporal_layers = layers},
+                         .audio = mg::AudioSpec{.tones = {{0, 2000, 440, 0.3}}}});
+  return path;
+}
+
+TEST(MediaInput, PicturesNeverShownAreLeftUndecodedWhenNothingRefersToThem) {
+  for (const int layers : {3, 2, 1}) {
+    SCOPED_TRACE(std::to_string(layers) + " temporal layer(s)");
+    const auto path = write_layered_clip("layers" + std::to_string(layers) + ".webm", layers);
+    MediaInput all(path, "all", 1'000'000);
+    const LayeredReading every = read_layered(all);
+    ASSERT_EQ(every.shown.size(), 60u);
+
+    // The filter sees each picture with its neighbours, in order, and shows none.
+    MediaInput in(path, "filtered", 1'000'000);
+    std::vector<std::tuple<int64_t, int64_t, int64_t>> asked;
+    LayeredReading got;
+    in.set_picture_filter(MediaInput::PictureFilter{
+        .may_show =
+            [&](int64_t before_us, int64_t pts_us, int64_t after_us) {
+              asked.emplace_back(before_us, pts_us, after_us);
+              return false;
+            },
+        .skipped = [&](MediaTime t) { got.skipped.push_back(t.us()); }});
+    got.shown = read_layered(in).shown;
+    EXPECT_TRUE(in.problems().empty()) << in.problems()[0];
+    EXPECT_EQ(in.pictures_not_decoded(), static_cast<int64_t>(got.skipped.size()));
+
+    // Every picture is either decoded or told as skipped, at its own time, in order.
+    std::vector<int64_t> times;
+    for (const FrameDigest& f : got.shown) times.push_back(std::get<1>(f));
+    times.insert(times.end(), got.skipped.begin(), got.skipped.end());
+    std::sort(times.begin(), times.end());
+    std::vector<int64_t> expected_times;
+    for (const FrameDigest& f : every.shown) expected_times.push_back(std::get<1>(f));
+    EXPECT_EQ(times, expected_times);
+    // The decoded ones are exactly what decoding everything gives at those times.
+    for (const FrameDigest& f : got.shown)
+      EXPECT_NE(std::find(every.shown.begin(), every.shown.end(), f), every.shown.end())
+          << "picture at " << std::get<1>(f) << " us differs";
+    // Neither the first picture nor the last is ever asked about (another file's may
+    // meet them in the tile).
+    ASSERT_FALSE(asked.empty());
+    EXPECT_GT(std::get<1>(asked.front()), expected_times.front());
+    EXPECT_LT(std::get<1>(asked.back()), expected_times.back());
+    for (const auto& [before, pts, after] : asked) EXPECT_TRUE(before < pts && pts < after);
+
+    // Three layers: the odd pictures are referred to by none (up to 30 of 60, libvpx
+    // makes a few of them references too; the decoder tells); two: every other one; one
+    // layer: every picture is a reference and all are decoded.
+    const size_t undecoded = got.skipped.size();
+    if (layers == 1) {
+      EXPECT_EQ(undecoded, 0u);
+    } else {
+      EXPECT_GE(undecoded, 20u);
+      EXPECT_LE(undecoded, 29u);  // never the last picture
+    }
+
+    // A filter that may show everything leaves nothing undecoded.
+    MediaInput shown(path, "shown", 1'000'000);
+    shown.set_picture_filter(MediaInput::PictureFilter{.may_show = [](int64_t, int64_t, int64_t) { return true; },
+                                                       .skipped = [](MediaTime) { ADD_FAILURE(); }});
+    EXPECT_EQ(read_layered(shown).shown, every.shown);
+    std::filesystem::remove_all(path.parent_path());
+  }
+}
+
 }  // namespace
 }  // namespace callrec::engine

@@ -143,6 +143,22 @@ class Writer {
 
   std::string where(const char* what) const { return path_.string() + ": " + what; }
 
+  // libvpx's own patterns (vp8_scalable_patterns): two layers alternate base and
+  // enhancement; three repeat 0, 2, 1, 2, the base taking 40 % of the rate and the
+  // middle layer 20 %.
+  void set_temporal_layers(const VideoSpec& v) {
+    if (v.temporal_layers > 3) throw Error(where("at most 3 temporal layers"));
+    const int kbps = std::max(3, v.bit_rate_bps / 1000);
+    const std::string params =
+        v.temporal_layers == 2
+            ? "ts_number_layers=2:ts_target_bitrate=" + std::to_string(kbps * 6 / 10) + "," + std::to_string(kbps) +
+                  ":ts_rate_decimator=2,1:ts_periodicity=2:ts_layer_id=0,1:ts_layering_mode=2"
+            : "ts_number_layers=3:ts_target_bitrate=" + std::to_string(kbps * 4 / 10) + "," +
+                  std::to_string(kbps * 6 / 10) + "," + std::to_string(kbps) +
+                  ":ts_rate_decimator=4,2,1:ts_periodicity=4:ts_layer_id=0,2,1,2:ts_layering_mode=3";
+    check_av(av_opt_set(venc_->priv_data, "ts-parameters", params.c_str(), 0), where("temporal layers"));
+  }
+
   void open_video(const VideoSpec& v) {
     const AVCodec* codec = avcodec_find_encoder_by_name(v.encoder.c_str());
     if (!codec) throw Error(where("no video encoder") + std::string(" ") + v.encoder);
@@ -158,6 +174,7 @@ class Writer {
     if (v.encoder == "libvpx") {
       av_opt_set(venc_->priv_data, "deadline", "realtime", 0);
       av_opt_set_int(venc_->priv_data, "cpu-used", 8, 0);
+      if (v.temporal_layers > 1) set_temporal_layers(v);
     } else if (v.encoder == "libx264") {
       av_opt_set(venc_->priv_data, "preset", "ultrafast", 0);
       if (v.bframes > 0) venc_->max_b_frames = v.bframes;

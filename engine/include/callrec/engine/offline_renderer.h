@@ -34,6 +34,9 @@ struct RenderOptions {
   std::function<void(const RenderProgress&)> on_progress;
   // Measure the CPU time of each stage (RenderResult::stage_cpu_ms).
   bool measure_stages = false;
+  // Leave undecoded the VP8 pictures no output instant shows and nothing refers to (a
+  // camera's temporal layers). The output is the same either way; off: for comparing.
+  bool skip_unshown_pictures = true;
   // Where libav's log lines (and callrec's own diagnostics) of this render go: a
   // callback and a level (callrec/core/log.h). Without a callback they are dropped;
   // nothing is written to stderr.
@@ -46,6 +49,8 @@ struct RenderResult {
   // With measure_stages: process CPU milliseconds per stage, in stage order
   // (demux+decode, mix, composite, encode+mux, engine), as {name, ms} pairs.
   std::vector<std::pair<std::string, double>> stage_cpu_ms;
+  // Camera pictures left undecoded (RenderOptions::skip_unshown_pictures).
+  int64_t pictures_not_decoded = 0;
 };
 
 // Opens every media file first (so a bad input fails before any output exists), then

@@ -61,6 +61,9 @@ struct VideoSpec {
   // Frames between keyframes (0: two seconds' worth). A browser's WebRTC VP8 encoder
   // keys every 3000 frames and otherwise only when the receiver asks.
   int keyframe_interval_frames = 0;
+  // libvpx: temporal layers (1-3). With simulcast a browser's VP8 sends three: every
+  // fourth picture is the base, and the odd ones are referred to by no other picture.
+  int temporal_layers = 1;
 };
 
 struct ToneSegment {
