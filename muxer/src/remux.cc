@@ -14,6 +14,7 @@ extern "C" {
 #include "callrec/core/av.h"
 #include "callrec/core/error.h"
 #include "callrec/muxer/recording_writer.h"
+#include "chunk_writer.h"
 #include "picture_groups.h"
 #include "scoped_dictionary.h"
 
@@ -37,6 +38,12 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
   std::vector<int64_t> audio_shift(input->nb_streams, 0);
   std::vector<bool> is_video(input->nb_streams, false);
   std::vector<std::optional<int64_t>> audio_end(input->nb_streams);
+  // libavformat's MP4 demuxer gives some packets of a fragmented file no duration,
+  // though every fragment states them (seen with fragments of several megabytes, a
+  // lossless render: every AAC packet, so the copy counted no audio at all). What the
+  // chunk writer wrote lasts one period per picture and one AAC frame per packet (the
+  // last cut to the chunk's end, below).
+  std::vector<int64_t> packet_duration(input->nb_streams, 0);
   for (unsigned i = 0; i < input->nb_streams; ++i) {
     const AVStream* in = input->streams[i];
     AVStream* out = avformat_new_stream(output.get(), nullptr);
@@ -46,8 +53,11 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
     out->time_base = in->time_base;
     out->avg_frame_rate = in->avg_frame_rate;
     is_video[i] = in->codecpar->codec_type == AVMEDIA_TYPE_VIDEO;
+    if (is_video[i]) packet_duration[i] = av_rescale_q(1, AVRational{1, kFrameRate}, in->time_base);
     if (in->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) {
       const AVRational samples{1, in->codecpar->sample_rate};
+      packet_duration[i] = av_rescale_q(in->codecpar->frame_size > 0 ? in->codecpar->frame_size : kAacFrameSamples,
+                                        samples, in->time_base);
       audio_shift[i] = av_rescale_q(audio_priming_samples, samples, in->time_base);
       if (audio_end_samples) audio_end[i] = av_rescale_q(*audio_end_samples, samples, in->time_base);
     }
@@ -83,6 +93,7 @@ RemuxStats remux_to_faststart(const std::filesystem::path& source, const std::fi
                             (packet->pos >= 0 && static_cast<uint64_t>(packet->pos + packet->size) > source_bytes);
     if (incomplete) break;
     const unsigned i = static_cast<unsigned>(packet->stream_index);
+    if (packet->duration <= 0) packet->duration = packet_duration[i];
     if (is_video[i]) {
       if (!video_shift) video_shift = packet->pts;
       packet->pts -= *video_shift;

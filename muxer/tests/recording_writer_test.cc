@@ -523,5 +523,33 @@ TEST(RecordingWriterTest, ShortLastPeriodKeepsItsAudio) {
   EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), 7 * 2000.0 + 500, 1024.0);
 }
 
+// A lossless render of a noisy grid writes fragments of tens of megabytes, from which
+// libavformat's MP4 demuxer gives every AAC packet without its duration: the copy into
+// the final file takes them as the AAC frames they are, and keeps all the audio.
+TEST(RecordingWriterTest, LosslessNoiseKeepsItsAudioThroughTheRemux) {
+  TempDir dir;
+  FakeAnnotator annotator;
+  RecordingConfig config = make_config(dir.path(), 1ULL << 40);
+  config.encoder.video_rate_control = VideoRateControl::kQuality;
+  config.encoder.video_quality = 0;
+  config.encoder.video_bframes = 0;
+  constexpr int kPeriods = 20;
+  {
+    RecordingWriter writer(config, annotator);
+    PeriodSource source(1.0);
+    for (int k = 0; k < kPeriods; ++k) {
+      source.fill(k);
+      writer.write_period(source.canvas(), k == kPeriods - 1 ? source.audio().first(700) : source.audio());
+    }
+    writer.finish("RecordingStopped");
+  }
+  const auto mp4s = files_with_extension(dir.path(), ".mp4");
+  ASSERT_EQ(mp4s.size(), 1u);
+  EXPECT_GT(std::filesystem::file_size(mp4s[0]), 40u << 20) << "fragments this large are the case";
+  const Mp4Report r = inspect_mp4(mp4s[0]);
+  EXPECT_EQ(r.video.decoded_frames, kPeriods);
+  EXPECT_NEAR(static_cast<double>(r.audio.decoded_samples), (kPeriods - 1) * 2000.0 + 700, 1024.0);
+}
+
 }  // namespace
 }  // namespace callrec::muxer
