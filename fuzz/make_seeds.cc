@@ -62,6 +62,11 @@ void media_seeds(const fs::path& dir) {
   const mg::AudioSpec opus{.tones = {{0, 400, 440, 0.3}}};
   const mg::VideoSpec vp8{.width = 64, .height = 48, .fps = 10, .moving_square = true};
   mg::write_media(dir / "vp8-opus.webm", {.duration_ms = 400, .video = vp8, .audio = opus});
+  // A browser's simulcast VP8: pictures nothing refers to, which the renderer may skip.
+  mg::write_media(dir / "vp8-layers.webm",
+                  {.duration_ms = 400,
+                   .video = mg::VideoSpec{.width = 64, .height = 48, .fps = 30, .temporal_layers = 3},
+                   .audio = opus});
   mg::write_media(dir / "h264-aac.mp4",
                   {.duration_ms = 400, .video = mg::VideoSpec{.width = 64, .height = 48, .fps = 10, .encoder = "libx264"},
                    .audio = mg::AudioSpec{.sample_rate_hz = 16000, .tones = {{0, 400, 880, 0.3}}, .encoder = "aac"}});

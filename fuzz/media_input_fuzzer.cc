@@ -3,6 +3,7 @@
 // AudioMixer, as the renderer does.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "callrec/core/error.h"
@@ -47,7 +48,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         __builtin_trap();
       checksum += f.data[0][0] + f.data[0][(f.height - 1) * f.linesize[0] + f.width - 1];
     };
-    for (int i = 0; i < kMaxSteps && input.step(on_audio, on_video); ++i) {
+    // The renderer's picture filter says most pictures of a camera will never be shown;
+    // here every other one by its time, so that holding a VP8 picture for the next one's
+    // time and leaving it undecoded run on hostile input too. Pictures handed on and
+    // pictures told as skipped both go forward in time (the compositor needs them in
+    // order).
+    std::optional<int64_t> last_video_us;
+    input.set_picture_filter(MediaInput::PictureFilter{
+        .may_show =
+            [](int64_t before_us, int64_t pts_us, int64_t after_us) {
+              if (!(before_us < pts_us && pts_us < after_us)) __builtin_trap();
+              return (pts_us / 1000) % 2 == 0;
+            },
+        .skipped =
+            [&](callrec::MediaTime t) {
+              if (last_video_us && t.us() <= *last_video_us) __builtin_trap();
+              last_video_us = t.us();
+            }});
+    const auto on_placed_video = [&](const AVFrame& f, callrec::MediaTime t) {
+      if (last_video_us && t.us() <= *last_video_us) __builtin_trap();
+      last_video_us = t.us();
+      on_video(f, t);
+    };
+    for (int i = 0; i < kMaxSteps && input.step(on_audio, on_placed_video); ++i) {
     }
     if (input.end_us() < input.offset_us()) __builtin_trap();
     (void)checksum;

@@ -596,9 +596,11 @@ void MediaInput::decode_held_video(const FrameCallback& on_video, std::optional<
   // alternate reference) is decoded as always.
   const bool shown_picture = held_video_->size >= 3 && (held_video_->data[0] & 0x10) != 0;
   // Only between two neighbours, in order: the first and last pictures of a file meet
-  // another file's pictures in the tile, and times going back are clamped when placed.
+  // another file's pictures in the tile, and times going back are clamped when placed
+  // (a picture placed later than its own time may lie past this one).
   const bool may_skip = shown_picture && held_us && after_us && before_held_us_ && *before_held_us_ < *held_us &&
-                        *held_us < *after_us && !picture_filter_.may_show(*before_held_us_, *held_us, *after_us);
+                        *held_us < *after_us && (!video_.last_frame_us || *video_.last_frame_us < *held_us) &&
+                        !picture_filter_.may_show(*before_held_us_, *held_us, *after_us);
   // The decoder itself knows whether anything refers to the picture: it skips it only
   // then, and decodes a reference picture as ever.
   video_.decoder->skip_frame = may_skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;

@@ -169,7 +169,7 @@ class Parser {
     s.stream.rtp_port = static_cast<uint16_t>(*port);
     if (!s.ignored) {
       if (w[2].find("SAVP") != std::string_view::npos || w[2].find("TLS") != std::string_view::npos)
-        fail(line, "encrypted media (" + std::string(w[2]) + ") is not supported; use RTP/AVP");
+        fail(line, "encrypted media (" + quote(w[2]) + ") is not supported; use RTP/AVP");
       if (w[2] != "RTP/AVP" && w[2] != "RTP/AVPF") fail(line, "transport " + quote(w[2]) + " is not RTP/AVP");
       if (w.size() - 3 > SdpDescription::kMaxFormatsPerStream)
         fail(line, "more than " + std::to_string(SdpDescription::kMaxFormatsPerStream) + " payload types");

@@ -104,6 +104,10 @@ TEST(SdpDescriptionTest, EveryBadSdpGetsOneLineSayingWhatIsWrong) {
       {"v=0\nc=IN IP4 239.1.1.1/127\n", "multicast address 239.1.1.1 is not supported"},
       {head + "m=audio 70000 RTP/AVP 111\n", "port \"70000\" is not a number 0-65535"},
       {head + "m=audio 5000 RTP/SAVP 111\n", "encrypted media (RTP/SAVP) is not supported"},
+      // The transport is quoted like any text from the offer: cut at 80 characters,
+      // control bytes as '?' (a fuzzer's 300-byte transport made a 500-byte message).
+      {head + "m=audio 5000 RTP/" + std::string(300, 'S') + "\x01SAVPF 111\n",
+       "encrypted media (RTP/" + std::string(76, 'S') + "...) is not supported"},
       {head + "m=audio 5000 RTP/AVP 0\n", "payload type 0 has no a=rtpmap"},
       {head + "m=audio 5000 RTP/AVP 111\na=rtpmap:111 PCMU/8000\n", "codec PCMU is not supported (Opus, VP8, H264)"},
       {head + "m=audio 5000 RTP/AVP 111\na=rtpmap:111 opus/44100/2\n", "Opus has a 48000 Hz RTP clock"},
@@ -127,6 +131,7 @@ TEST(SdpDescriptionTest, EveryBadSdpGetsOneLineSayingWhatIsWrong) {
       const std::string what = e.what();
       EXPECT_NE(what.find(c.message), std::string::npos) << what << "\n  expected: " << c.message;
       EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+      EXPECT_LE(what.size(), 400u) << what;
     }
   }
 }
