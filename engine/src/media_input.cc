@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "callrec/core/error.h"
-#include "decoding_loop.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -40,6 +39,13 @@ constexpr int kIoBufferBytes = 64 * 1024;
 // A frame duration outside this is a broken header, not a real frame rate.
 constexpr int64_t kMaxFrameDurationUs = 1'000'000;
 constexpr int64_t kEarlyEndToleranceUs = 500'000;
+
+// How long a picture lasts: its packet's duration (in `time_base`), else one frame of
+// the stream's rate.
+int64_t picture_duration_us(int64_t duration, AVRational time_base, int64_t frame_duration_us) {
+  return std::clamp<int64_t>(duration > 0 ? av_rescale_q(duration, time_base, kUs) : frame_duration_us, 0,
+                             kMaxFrameDurationUs);
+}
 
 class FileSource final : public ByteSource {
  public:
@@ -604,24 +610,21 @@ void MediaInput::decode_held_video(const FrameCallback& on_video, std::optional<
   // The decoder itself knows whether anything refers to the picture: it skips it only
   // then, and decodes a reference picture as ever.
   video_.decoder->skip_frame = may_skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
-  const DecodeOutcome outcome = decode(video_, held_video_.get(), on_video);
+  const DecodeResult result = decode(video_, held_video_.get(), on_video);
   if (video_.decoder) video_.decoder->skip_frame = AVDISCARD_DEFAULT;
-  if (may_skip && outcome.ok && outcome.frames == 0 && !video_.done) {
+  if (may_skip && result.status == DecodeStatus::kOk && result.frames == 0 && !video_.done) {
     ++pictures_not_decoded_;
-    const int64_t duration_us =
-        held_video_->duration > 0
-            ? std::clamp<int64_t>(av_rescale_q(held_video_->duration, video_.stream->time_base, kUs), 0,
-                                  kMaxFrameDurationUs)
-            : video_.frame_duration_us;
     video_.last_frame_us = *held_us;
-    video_.until_us = std::max(video_.until_us, *held_us + duration_us);
+    video_.until_us = std::max(video_.until_us, *held_us + picture_duration_us(held_video_->duration,
+                                                                               video_.stream->time_base,
+                                                                               video_.frame_duration_us));
     if (picture_filter_.skipped) picture_filter_.skipped(MediaTime::from_us(*held_us));
   }
   before_held_us_ = held_us;
   av_packet_unref(held_video_.get());
 }
 
-MediaInput::DecodeOutcome MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame) {
+DecodeResult MediaInput::decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame) {
   const bool audio = &s == &audio_;
   // Returns whether to go on receiving: false once the stream has ended here.
   const auto deliver_frame = [&](AVFrame& frame) {
@@ -657,9 +660,7 @@ MediaInput::DecodeOutcome MediaInput::decode(Stream& s, const AVPacket* packet, 
     if (audio) {
       duration_us = av_rescale(frame.nb_samples, 1'000'000, frame.sample_rate);
     } else {
-      duration_us = frame.pkt_duration > 0 ? av_rescale_q(frame.pkt_duration, s.stream->time_base, kUs)
-                                           : s.frame_duration_us;
-      duration_us = std::clamp<int64_t>(duration_us, 0, kMaxFrameDurationUs);
+      duration_us = picture_duration_us(frame.pkt_duration, s.stream->time_base, s.frame_duration_us);
       // Frames must reach the compositor in order; a timestamp going back is clamped.
       if (s.last_frame_us && call_us <= *s.last_frame_us) call_us = *s.last_frame_us + 1;
       s.last_frame_us = call_us;
@@ -687,7 +688,7 @@ MediaInput::DecodeOutcome MediaInput::decode(Stream& s, const AVPacket* packet, 
   } else if (result.status == DecodeStatus::kReceiveFailed) {
     if (++s.decode_errors <= kMaxReportedDecodeErrors) problem("decoding error (" + av_error_text(result.averror) + ")");
   }
-  return DecodeOutcome{result.status == DecodeStatus::kOk, result.frames};
+  return result;
 }
 
 int64_t MediaInput::end_us() const {

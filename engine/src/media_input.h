@@ -23,6 +23,7 @@
 
 #include "callrec/core/av.h"
 #include "callrec/core/media_time.h"
+#include "decoding_loop.h"
 #include "media_limits.h"
 
 extern "C" struct AVStream;
@@ -136,10 +137,6 @@ class MediaInput {
     int64_t frame_duration_us = 0;
     int decode_errors = 0;
   };
-  struct DecodeOutcome {
-    bool ok = false;  // decoded without error
-    int frames = 0;   // frames handed on
-  };
   struct IoDeleter {
     void operator()(AVIOContext* io) const;
   };
@@ -152,7 +149,7 @@ class MediaInput {
   void reopen_at(const AVPacket& next);
   void close_file();
   void open_decoder(Stream& s, int media_type);
-  DecodeOutcome decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame);
+  DecodeResult decode(Stream& s, const AVPacket* packet, const FrameCallback& on_frame);
   // The call time a packet's picture will have, when it can be told before decoding.
   std::optional<int64_t> packet_call_us(const Stream& s, const AVPacket& packet) const;
   // Takes the video packet just read: decodes the one held before it (or not, see
