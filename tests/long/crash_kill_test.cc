@@ -13,12 +13,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <optional>
 #include <random>
-#include <regex>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "callrec/mediagen/media_generator.h"
@@ -80,10 +82,13 @@ class Render {
   // Progress lines seen: "rendering: ... X s recorded", each printed after the
   // periods up to X were handed to the muxer.
   std::vector<double> progress_s() const {
-    static const std::regex line(R"(([0-9.]+) s recorded)");
+    static constexpr std::string_view kMark = " s recorded";
     std::vector<double> out;
-    for (auto it = std::sregex_iterator(err_.begin(), err_.end(), line); it != std::sregex_iterator(); ++it)
-      out.push_back(std::stod((*it)[1]));
+    for (size_t at = err_.find(kMark); at != std::string::npos; at = err_.find(kMark, at + kMark.size())) {
+      size_t start = at;
+      while (start > 0 && (std::isdigit(static_cast<unsigned char>(err_[start - 1])) || err_[start - 1] == '.')) --start;
+      if (start < at) out.push_back(std::stod(err_.substr(start, at - start)));
+    }
     return out;
   }
   void kill() { ::kill(pid_, SIGKILL); }
