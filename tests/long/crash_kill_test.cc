@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -85,8 +84,8 @@ class Render {
     static constexpr std::string_view kMark = " s recorded";
     std::vector<double> out;
     for (size_t at = err_.find(kMark); at != std::string::npos; at = err_.find(kMark, at + kMark.size())) {
-      size_t start = at;
-      while (start > 0 && (std::isdigit(static_cast<unsigned char>(err_[start - 1])) || err_[start - 1] == '.')) --start;
+      // The number is the run of digits and dots before the mark (npos + 1 = 0: from the start).
+      const size_t start = at == 0 ? 0 : err_.find_last_not_of("0123456789.", at - 1) + 1;
       if (start < at) out.push_back(std::stod(err_.substr(start, at - start)));
     }
     return out;
