@@ -424,5 +424,37 @@ TEST_F(RobustnessTest, EightKAnd120FpsCamerasRenderWithin2GiB) {
   EXPECT_GT(right[12].u, 170) << "120 fps camera not shown";
 }
 
+// An H.264 camera keeping 16 reference pictures at 8K (0.9 GB of pictures in its decoder,
+// and as much again in FFmpeg's own probing) is held to the 512 MiB one video decoder may
+// hold: its video ends with a warning saying so, and the other participant's camera
+// and voice are recorded in full, within 2 GiB of address space.
+TEST_F(RobustnessTest, AnEightKCameraWithSixteenReferencesEndsOnlyItsOwnVideo) {
+  CALLREC_SKIP_UNDER_ASAN();
+  mg::write_media(*dir_ / "refs.mp4", {.duration_ms = 5000,
+                                       .video = mg::VideoSpec{.width = 8192, .height = 4320, .fps = 4,
+                                                              .colour = {40, 40, 200}, .encoder = "libx264",
+                                                              .references = 16, .keyframe_interval_frames = 100}});
+  const Render r =
+      render(manifest({participant("ada", "ada.webm"), participant("refs", "refs.mp4")}), "references", *dir_, kTwoGiB);
+  ASSERT_EQ(r.result.exit_code, 0) << r.result.err;
+  const std::string refused = "would take more than the 512 MiB a video decoder may hold";
+  ASSERT_TRUE(std::any_of(r.warnings.begin(), r.warnings.end(),
+                          [&](const std::string& w) { return w.find("refs.mp4") != std::string::npos &&
+                                                             w.find(refused) != std::string::npos; }))
+      << r.result.err;
+  std::vector<Yuv> left;
+  const auto& chunks = r.recording["data"]["recordingStorageInfo"]["recordingChunks"];
+  ASSERT_EQ(chunks.size(), 1u);
+  const DecodedChunk chunk = decode_chunk(r.out / (chunks[0]["documentId"].get<std::string>() + ".mp4"),
+                                          [&](int64_t, const AVFrame& f) { left.push_back(pixel_at(f, 480, 540)); });
+  // ada's 4 s (the call runs as long as the longest media) with her tone throughout.
+  EXPECT_GE(chunk.info.video_frames, 32);
+  ASSERT_GE(left.size(), 32u);
+  for (size_t i = 0; i < 32; i += 8) EXPECT_GT(left[i].v, 170) << "ada's camera missing at picture " << i;
+  ASSERT_GE(chunk.audio.size(), 16000u * 4 - 1024);
+  const std::span<const float> last_second(chunk.audio.data() + 16000 * 3 - 1024, 16000);
+  EXPECT_GT(tone_amplitude(last_second, 440), 0.03) << "ada's voice missing";
+}
+
 }  // namespace
 }  // namespace callrec::testing

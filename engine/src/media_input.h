@@ -25,6 +25,7 @@
 #include "callrec/core/media_time.h"
 #include "decoding_loop.h"
 #include "media_limits.h"
+#include "picture_memory_budget.h"
 
 extern "C" struct AVStream;
 extern "C" struct AVIOContext;
@@ -130,6 +131,7 @@ class MediaInput {
   struct Stream {
     int index = -1;
     AVStream* stream = nullptr;  // owned by format_
+    std::shared_ptr<PictureMemoryBudget> picture_budget;  // video: outlives `decoder`
     av::CodecContextPtr decoder;
     bool done = false;
     int64_t until_us = 0;

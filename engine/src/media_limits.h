@@ -15,6 +15,10 @@ struct MediaLimits {
   // Largest coded picture accepted; a larger video stream is ignored and reported.
   static constexpr int kMaxPictureSide = 8192;
   static constexpr int64_t kMaxPicturePixels = int64_t{8192} * 4320;  // DCI 8K
+  // Bytes of pictures one video decoder may hold at once (references, reorder queue,
+  // pictures not yet released): ten 8K 4:2:0 8-bit pictures. Past it the stream's
+  // pictures are refused (see PictureMemoryBudget).
+  static constexpr int64_t kMaxDecoderPictureBytes = int64_t{512} << 20;
   // Decoded pictures are scaled down to fit this box (the output canvas) early.
   static constexpr int kMaxDeliveredWidth = 1920;
   static constexpr int kMaxDeliveredHeight = 1080;

@@ -40,11 +40,15 @@ bool is_keyframe(VideoCodec codec, std::span<const uint8_t> frame) {
   return false;
 }
 
-VideoPacketDecoder::VideoPacketDecoder(VideoDecoderOpener opener)
-    : opener_(std::move(opener)), packet_(av::make_packet()), picture_(av::make_frame()) {}
+VideoPacketDecoder::VideoPacketDecoder(VideoDecoderOpener opener, int64_t max_picture_bytes)
+    : opener_(std::move(opener)),
+      max_picture_bytes_(max_picture_bytes),
+      packet_(av::make_packet()),
+      picture_(av::make_frame()) {}
 
 void VideoPacketDecoder::reset() {
   context_.reset();
+  picture_budget_.reset();
   codec_.reset();
   time_base_.reset();
   waiting_for_keyframe_ = true;
@@ -65,6 +69,9 @@ VideoPacketDecoder::Result VideoPacketDecoder::decode(VideoCodec codec, std::spa
     codec_ = codec;
     try {
       context_ = opener_(codec);
+      // The size limit does not bound what the pictures hold together (see
+      // PictureMemoryBudget): this does.
+      picture_budget_ = PictureMemoryBudget::install(*context_, max_picture_bytes_);
     } catch (const Error& e) {
       // Tried again a second of media later: an open that fails keeps failing for a while.
       retry_open_at_ = at + MediaTime::from_ms(1000);
@@ -109,8 +116,11 @@ VideoPacketDecoder::Result VideoPacketDecoder::decode(VideoCodec codec, std::spa
   av_packet_unref(p);
   if (decoded.status == DecodeStatus::kSendFailed || decoded.status == DecodeStatus::kReceiveFailed) {
     result.decode_error = true;
+    const std::optional<std::string> refused = picture_budget_->take_refusal();
     result.problem = std::string(codec_name(codec)) + " frame could not be decoded (" +
-                     av_error_text(decoded.averror) + ")";
+                     (refused ? *refused : av_error_text(decoded.averror)) + ")";
+    // Refused pictures: the decoder lets go of those it holds until a keyframe restarts it.
+    if (refused) avcodec_flush_buffers(context_.get());
     // Its reference pictures may be gone: what follows needs a keyframe.
     waiting_for_keyframe_ = true;
     if (!last_request_ || at - *last_request_ >= kKeyframeRequestInterval || at < *last_request_) {

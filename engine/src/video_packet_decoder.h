@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -24,6 +25,8 @@
 #include "callrec/core/av.h"
 #include "callrec/core/media_time.h"
 #include "callrec/session.h"
+#include "media_limits.h"
+#include "picture_memory_budget.h"
 
 namespace callrec::engine {
 
@@ -40,7 +43,9 @@ class VideoPacketDecoder {
  public:
   static constexpr MediaTime kKeyframeRequestInterval = MediaTime::from_ms(1000);
 
-  explicit VideoPacketDecoder(VideoDecoderOpener opener = open_video_decoder);
+  // `max_picture_bytes`: what the decoder's pictures may hold at once (PictureMemoryBudget).
+  explicit VideoPacketDecoder(VideoDecoderOpener opener = open_video_decoder,
+                              int64_t max_picture_bytes = MediaLimits::kMaxDecoderPictureBytes);
 
   struct Result {
     int pictures = 0;                    // handed to on_picture
@@ -60,6 +65,8 @@ class VideoPacketDecoder {
 
  private:
   VideoDecoderOpener opener_;
+  int64_t max_picture_bytes_;
+  std::shared_ptr<PictureMemoryBudget> picture_budget_;  // outlives context_
   av::CodecContextPtr context_;
   std::optional<VideoCodec> codec_;
   std::optional<Rational> time_base_;  // of the packets' timestamps, fixed at the first

@@ -111,6 +111,39 @@ std::vector<std::vector<uint8_t>> vp8_frames(int count, int y, int u, int v) {
   return out;
 }
 
+// H.264 Annex B access units of flat 160x90 pictures from libx264, keeping `references`
+// reference pictures, one keyframe at the start.
+std::vector<std::vector<uint8_t>> h264_frames(int count, int references) {
+  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+  av::CodecContextPtr ctx(avcodec_alloc_context3(codec));
+  ctx->width = 160;
+  ctx->height = 90;
+  ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+  ctx->time_base = {1, 10};
+  ctx->gop_size = 1000;
+  ctx->refs = references;
+  ctx->thread_count = 1;
+  av_opt_set(ctx->priv_data, "preset", "ultrafast", 0);
+  check_av(avcodec_open2(ctx.get(), codec, nullptr), "libx264");
+  std::vector<std::vector<uint8_t>> out;
+  av::PacketPtr p = av::make_packet();
+  const auto receive = [&] {
+    while (avcodec_receive_packet(ctx.get(), p.get()) == 0) {
+      out.emplace_back(p->data, p->data + p->size);
+      av_packet_unref(p.get());
+    }
+  };
+  for (int k = 0; k < count; ++k) {
+    av::FramePtr f = flat_picture(40 + 5 * k, 128, 128);
+    f->pts = k;
+    check_av(avcodec_send_frame(ctx.get(), f.get()), "encode");
+    receive();
+  }
+  check_av(avcodec_send_frame(ctx.get(), nullptr), "drain");
+  receive();
+  return out;
+}
+
 struct Events {
   std::vector<SessionEvent> all;
   std::function<void(const SessionEvent&)> sink() {
@@ -336,6 +369,43 @@ TEST(VideoPacketDecoder, AsksForAKeyframeUntilOneComes) {
   EXPECT_EQ(pictures, 20);
   ASSERT_FALSE(shown.empty());
   EXPECT_EQ(shown.front(), MediaTime::from_ms(1000)) << "the keyframe's time";
+}
+
+// A live H.264 stream whose reference pictures outgrow the decoder's picture budget:
+// the frame that would pass it is dropped and said why, the decoder lets go of its
+// pictures and asks for a keyframe, and pictures come again from the next one.
+TEST(VideoPacketDecoder, PicturesPastTheMemoryBudgetAreDroppedUntilAKeyframe) {
+  av_log_set_level(AV_LOG_QUIET);
+  const auto frames = h264_frames(24, 16);
+  ASSERT_EQ(frames.size(), 24u);
+  ASSERT_TRUE(is_keyframe(VideoCodec::kH264, frames[0]));
+  // Each 160x90 picture takes ~30 kB with the decoder's padding: room for about ten.
+  VideoPacketDecoder decoder(open_video_decoder, 300'000);
+  int pictures = 0, wanted = 0;
+  std::optional<std::string> refused;
+  const auto push = [&](const std::vector<uint8_t>& frame, int64_t k) {
+    std::vector<uint8_t> padded = frame;
+    padded.resize(frame.size() + AV_INPUT_BUFFER_PADDING_SIZE);
+    const auto r = decoder.decode(VideoCodec::kH264, padded, frame.size(), MediaTime::from_ms(k * 100),
+                                  [&](const AVFrame&, MediaTime) { ++pictures; });
+    wanted += r.keyframe_wanted;
+    if (r.problem && !refused) refused = r.problem;
+    return r;
+  };
+  for (size_t k = 0; k < frames.size(); ++k) push(frames[k], static_cast<int64_t>(k));
+  ASSERT_TRUE(refused.has_value()) << "16 references of ~30 kB fit 300 kB";
+  EXPECT_NE(refused->find("H.264 frame could not be decoded (the decoder's 160x90 yuv420p pictures ("),
+            std::string::npos)
+      << *refused;
+  EXPECT_NE(refused->find("a video decoder may hold)"), std::string::npos) << *refused;
+  EXPECT_GE(pictures, 5);
+  EXPECT_LT(pictures, 16);
+  EXPECT_GE(wanted, 1);
+  // The keyframe restarts it.
+  const int before = pictures;
+  const auto r = push(frames[0], 30);
+  EXPECT_FALSE(r.problem.has_value()) << *r.problem;
+  EXPECT_EQ(pictures, before + 1);
 }
 
 }  // namespace

@@ -178,6 +178,7 @@ class Writer {
     } else if (v.encoder == "libx264") {
       av_opt_set(venc_->priv_data, "preset", "ultrafast", 0);
       if (v.bframes > 0) venc_->max_b_frames = v.bframes;
+      if (v.references > 0) venc_->refs = v.references;
     }
     if (fmt_->oformat->flags & AVFMT_GLOBALHEADER) venc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     check_av(avcodec_open2(venc_.get(), codec, nullptr), where("open video encoder"));

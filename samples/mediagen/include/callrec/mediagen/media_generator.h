@@ -50,6 +50,7 @@ struct VideoSpec {
   int noise_amplitude = 0;
   std::string encoder = "libvpx";  // libvpx (VP8), libx264, mpeg4, ...
   int bframes = 0;                  // libx264: B-frames between references
+  int references = 0;               // libx264: reference pictures kept (0: the preset's)
   // Frames whose time falls in these ranges are never encoded: the file's video
   // timestamps jump over them, as when a camera stalls or a sender stops sending.
   std::vector<TimeRangeMs> gaps;
