@@ -25,6 +25,26 @@ void TimelineBuffer::reserve_until(int64_t end_index) {
 }
 
 int64_t TimelineBuffer::write(int64_t at_index, std::span<const float> samples) {
+  assert(at_index >= end());
+  if (!ahead_.empty()) {
+    Run& last = ahead_.back();
+    const int64_t last_end = last.start + static_cast<int64_t>(last.samples.size());
+    if (at_index - last_end <= kMaxStoredSilence) {
+      last.samples.resize(static_cast<size_t>(at_index - last.start), 0.0f);
+      last.samples.insert(last.samples.end(), samples.begin(), samples.end());
+    } else {
+      ahead_.push_back(Run{at_index, std::vector<float>(samples.begin(), samples.end())});
+    }
+    return 0;
+  }
+  if (at_index - std::max(end_, read_index_) > kMaxStoredSilence) {
+    ahead_.push_back(Run{at_index, std::vector<float>(samples.begin(), samples.end())});
+    return 0;
+  }
+  return store(at_index, samples);
+}
+
+int64_t TimelineBuffer::store(int64_t at_index, std::span<const float> samples) {
   assert(at_index >= end_);
   int64_t dropped = 0;
   if (at_index < read_index_) {
@@ -48,9 +68,19 @@ int64_t TimelineBuffer::write(int64_t at_index, std::span<const float> samples) 
   return dropped;
 }
 
-void TimelineBuffer::advance_to(int64_t index) { read_index_ = std::max(read_index_, index); }
+void TimelineBuffer::advance_to(int64_t index) {
+  read_index_ = std::max(read_index_, index);
+  while (!ahead_.empty() && ahead_.front().start - std::max(end_, read_index_) <= kMaxStoredSilence) {
+    const Run run = std::move(ahead_.front());
+    ahead_.pop_front();
+    store(run.start, run.samples);
+  }
+}
 
-void TimelineBuffer::clear() { end_ = read_index_; }
+void TimelineBuffer::clear() {
+  end_ = read_index_;
+  ahead_.clear();
+}
 
 void TimelineBuffer::release() {
   if (storage_.empty() || !empty()) return;

@@ -6,10 +6,16 @@
 // only by release(). Samples behind the mix position are released by advance_to(); writes
 // behind it are rejected as late.
 //
+// Silence is stored only up to kMaxStoredSilence. A write further past the buffered audio
+// is kept aside as a run of its own (its samples only), and joins the ring once the mix
+// position comes within that distance of it: a file whose timestamps jump nine hours ahead
+// asked for 2 GiB of stored silence before.
+//
 // Threading: owned by one AudioMixer, used from its thread only.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -17,11 +23,14 @@ namespace callrec::mixer {
 
 class TimelineBuffer {
  public:
+  // Longest silence stored between writes (16 s of 16 kHz audio, 1 MiB of samples).
+  static constexpr int64_t kMaxStoredSilence = int64_t{1} << 18;
+
   explicit TimelineBuffer(int64_t initial_capacity_samples = 16384);
 
   // Writes `samples` at timeline index `at`, which must be >= end(). The interval
-  // [end(), at) is filled with silence. Samples before read_index() (already mixed) are
-  // not stored; their count is returned.
+  // [end(), at) is silence. Samples before read_index() (already mixed) are not stored;
+  // their count is returned.
   int64_t write(int64_t at, std::span<const float> samples);
 
   // Releases everything before `index` (the mix position moved on).
@@ -35,11 +44,15 @@ class TimelineBuffer {
 
   int64_t read_index() const { return read_index_; }
   // One past the last written sample, or read_index() when nothing is buffered.
-  int64_t end() const { return end_ > read_index_ ? end_ : read_index_; }
-  bool empty() const { return end_ <= read_index_; }
+  int64_t end() const {
+    if (!ahead_.empty()) return ahead_.back().start + static_cast<int64_t>(ahead_.back().samples.size());
+    return end_ > read_index_ ? end_ : read_index_;
+  }
+  bool empty() const { return end_ <= read_index_ && ahead_.empty(); }
 
   // The stored part of [from, from + count) as at most two contiguous pieces (the ring
-  // may wrap). `offset` is each piece's position relative to `from`.
+  // may wrap). `offset` is each piece's position relative to `from`. From read_index(),
+  // `count` <= kMaxStoredSilence: a run kept aside is in the ring before it is read.
   struct Piece {
     int64_t offset = 0;
     std::span<const float> samples;
@@ -53,6 +66,14 @@ class TimelineBuffer {
   int64_t capacity() const { return static_cast<int64_t>(storage_.size()); }
 
  private:
+  // A write more than kMaxStoredSilence past the ring's audio, not stored yet.
+  struct Run {
+    int64_t start;
+    std::vector<float> samples;
+  };
+
+  // Writes into the ring (write() without the runs kept aside).
+  int64_t store(int64_t at, std::span<const float> samples);
   void reserve_until(int64_t end_index);
   float* at(int64_t index) { return &storage_[static_cast<size_t>(index & mask_)]; }
 
@@ -61,6 +82,7 @@ class TimelineBuffer {
   int64_t mask_ = 0;
   int64_t read_index_ = 0;  // first index still held
   int64_t end_ = 0;         // one past the last written index (may lag read_index_)
+  std::deque<Run> ahead_;   // in order, each beyond kMaxStoredSilence of the one before
 };
 
 }  // namespace callrec::mixer

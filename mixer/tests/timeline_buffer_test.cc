@@ -78,5 +78,49 @@ TEST(TimelineBufferTest, StorageIsAllocatedByWritesAndFreedByRelease) {
   for (float v : got) EXPECT_EQ(v, 1.0f);
 }
 
+// A file whose timestamps jump hours ahead: the samples after each jump are kept aside,
+// no silence is stored for the hours between, and each run is in place, exactly at its
+// index, when the mix position comes near it.
+TEST(TimelineBufferTest, AJumpHoursAheadStoresNoSilence) {
+  TimelineBuffer b(1024);
+  const std::vector<float> ones(1000, 1.0f);
+  const std::vector<float> twos(1000, 2.0f);
+  b.write(0, ones);
+  const int64_t jump = int64_t{9} * 3600 * 16000;  // nine hours of 16 kHz audio
+  EXPECT_EQ(b.write(jump, twos), 0);
+  EXPECT_EQ(b.write(jump + 1000, twos), 0);  // right after: the same run
+  EXPECT_EQ(b.write(2 * jump, ones), 0);     // a second jump
+  EXPECT_EQ(b.end(), 2 * jump + 1000);
+  EXPECT_LE(b.capacity(), 1024) << "silence stored";
+  const auto start = gather(b, 0, 2000);
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(start[static_cast<size_t>(i)], i < 1000 ? 1.0f : -1.0f) << i;
+
+  b.advance_to(jump - 5000);  // the mix position nears the first run: it joins the ring
+  EXPECT_EQ(b.end(), 2 * jump + 1000);
+  const auto first = gather(b, jump - 5000, 7000);
+  for (int i = 0; i < 7000; ++i) ASSERT_EQ(first[static_cast<size_t>(i)], i < 5000 ? 0.0f : 2.0f) << i;
+  EXPECT_LE(b.capacity(), 8192);
+
+  b.advance_to(2 * jump - 100);
+  const auto second = gather(b, 2 * jump - 100, 1100);
+  for (int i = 0; i < 1100; ++i) ASSERT_EQ(second[static_cast<size_t>(i)], i < 100 ? 0.0f : 1.0f) << i;
+  EXPECT_LE(b.capacity(), 8192);
+  b.advance_to(2 * jump + 1000);
+  EXPECT_TRUE(b.empty());
+}
+
+// Up to kMaxStoredSilence, a gap is stored as silence in the ring as before.
+TEST(TimelineBufferTest, AGapUpToTheLimitIsStoredSilence) {
+  TimelineBuffer b(1024);
+  const std::vector<float> ones(10, 1.0f);
+  b.write(0, ones);
+  b.write(10 + TimelineBuffer::kMaxStoredSilence, ones);
+  EXPECT_GE(b.capacity(), TimelineBuffer::kMaxStoredSilence);
+  const auto got = gather(b, 0, 20 + TimelineBuffer::kMaxStoredSilence);
+  EXPECT_EQ(got.front(), 1.0f);
+  EXPECT_EQ(got[5000], 0.0f);
+  EXPECT_EQ(got.back(), 1.0f);
+}
+
 }  // namespace
 }  // namespace callrec::mixer
