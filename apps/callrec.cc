@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "callrec/engine/ffmpeg_limits.h"
 #include "command.h"
 
 namespace callrec::cli {
@@ -109,6 +110,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   cli::configure_log(log_level.empty() ? std::nullopt : parse_log_level(log_level));
+  // No single FFmpeg allocation beyond 128 MiB, whatever a hostile header claims.
+  engine::limit_ffmpeg_allocations();
   // libx264 asks for transparent huge pages (madvise) on every buffer of 1.75 MiB or
   // more, rounded up to whole 2 MiB pages: on a 1080p encoder 58 MiB of huge pages,
   // about 4 MiB of them rounding (docs/performance.md). Off for this process unless asked;

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "callrec/core/error.h"
+#include "callrec/engine/ffmpeg_limits.h"
 #include "callrec/mixer/audio_mixer.h"
 #include "media_input.h"
 
@@ -23,6 +24,7 @@ constexpr int kMaxMixesPerPush = 2000;  // 128 s of call
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   av_log_set_level(AV_LOG_QUIET);
+  callrec::engine::limit_ffmpeg_allocations();  // as the callrec binary does
   return 0;
 }
 

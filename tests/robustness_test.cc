@@ -454,6 +454,40 @@ TEST_F(RobustnessTest, AnEightKCameraWithSixteenReferencesEndsOnlyItsOwnVideo) {
   ASSERT_GE(chunk.audio.size(), 16000u * 4 - 1024);
   const std::span<const float> last_second(chunk.audio.data() + 16000 * 3 - 1024, 16000);
   EXPECT_GT(tone_amplitude(last_second, 440), 0.03) << "ada's voice missing";
+  // Without the budget the two decoders (FFmpeg's probing one and the stream's own) held
+  // 17 and 7 pictures of 53 MB: 1.5 GB. With it, 0.9 GB.
+  EXPECT_LT(r.result.max_rss_kib, 1'100'000) << "peak resident memory";
+}
+
+// A WAV file whose metadata (a LIST/INFO chunk after the audio) claims a 1.6 GB comment:
+// FFmpeg's WAV demuxer allocated and zeroed that much before finding the file shorter.
+// No FFmpeg allocation may pass 128 MiB (av_max_alloc): the comment is not read, the
+// audio is recorded, and the render stays small.
+TEST_F(RobustnessTest, AWavWhoseMetadataClaimsGigabytesIsRecordedWithoutThem) {
+  CALLREC_SKIP_UNDER_ASAN();
+  mg::write_media(*dir_ / "bomb.wav", {.duration_ms = 2000,
+                                       .audio = mg::AudioSpec{.sample_rate_hz = 16000,
+                                                              .tones = {{0, 2000, 440, 0.3}},
+                                                              .encoder = "pcm_s16le"}});
+  std::vector<uint8_t> bytes = read_bytes(*dir_ / "bomb.wav");
+  const auto le32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  const auto tag = [&](const char* t) { bytes.insert(bytes.end(), t, t + 4); };
+  tag("LIST");
+  le32(0x70000010);  // 1.9 GB of metadata
+  tag("INFO");
+  tag("ICMT");
+  le32(0x60000000);  // a 1.6 GB comment, of which 5 bytes follow
+  tag("hell");
+  bytes.push_back('o');
+  write_bytes(*dir_ / "bomb.wav", bytes);
+  const Render r = render(manifest({participant("wav", "bomb.wav")}), "bomb");
+  ASSERT_EQ(r.result.exit_code, 0) << r.result.err;
+  const auto [chunk, meta] = only_chunk(r);
+  ASSERT_GE(chunk.audio.size(), 16000u);
+  EXPECT_GT(tone_amplitude(std::span<const float>(chunk.audio.data() + 8000, 8000), 440), 0.03);
+  EXPECT_LT(r.result.max_rss_kib, 400'000) << "peak resident memory";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "run_command.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,10 +39,12 @@ CommandResult run_command(const std::vector<std::string>& argv) {
     _exit(127);
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
   close(out_fd);
   close(err_fd);
-  CommandResult r{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out_tmpl), slurp(err_tmpl)};
+  CommandResult r{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out_tmpl), slurp(err_tmpl),
+                  usage.ru_maxrss};
   std::filesystem::remove(out_tmpl);
   std::filesystem::remove(err_tmpl);
   return r;

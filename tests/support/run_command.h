@@ -11,6 +11,7 @@ struct CommandResult {
   int exit_code;
   std::string out;
   std::string err;
+  long max_rss_kib = 0;  // the command's peak resident memory (getrusage's ru_maxrss)
 };
 
 // Runs argv[0] with the arguments (no shell), waits, returns exit code and output.
