@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <numbers>
 #include <unistd.h>
@@ -85,46 +86,20 @@ std::vector<int16_t> pcm(double hz, int64_t t_ms) {
   return block;
 }
 
-// VP8 frames of a flat colour, 160x90 at 10 fps.
-std::vector<std::vector<uint8_t>> vp8_frames(int count, int y, int u, int v) {
-  const AVCodec* codec = avcodec_find_encoder_by_name("libvpx");
+// Encoded frames of 160x90 pictures at 10 fps from `encoder`, set up by `configure`;
+// picture(k) is the k-th picture. The encoder is drained at the end.
+std::vector<std::vector<uint8_t>> encoded_frames(const char* encoder, int count,
+                                                 const std::function<void(AVCodecContext&)>& configure,
+                                                 const std::function<av::FramePtr(int)>& picture) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(encoder);
   av::CodecContextPtr ctx(avcodec_alloc_context3(codec));
   ctx->width = 160;
   ctx->height = 90;
   ctx->pix_fmt = AV_PIX_FMT_YUV420P;
   ctx->time_base = {1, 10};
-  ctx->gop_size = 10;
   ctx->thread_count = 1;
-  av_opt_set(ctx->priv_data, "deadline", "realtime", 0);
-  check_av(avcodec_open2(ctx.get(), codec, nullptr), "libvpx");
-  std::vector<std::vector<uint8_t>> out;
-  av::PacketPtr p = av::make_packet();
-  for (int k = 0; k < count; ++k) {
-    av::FramePtr f = flat_picture(y, u, v);
-    f->pts = k;
-    check_av(avcodec_send_frame(ctx.get(), f.get()), "encode");
-    while (avcodec_receive_packet(ctx.get(), p.get()) == 0) {
-      out.emplace_back(p->data, p->data + p->size);
-      av_packet_unref(p.get());
-    }
-  }
-  return out;
-}
-
-// H.264 Annex B access units of flat 160x90 pictures from libx264, keeping `references`
-// reference pictures, one keyframe at the start.
-std::vector<std::vector<uint8_t>> h264_frames(int count, int references) {
-  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
-  av::CodecContextPtr ctx(avcodec_alloc_context3(codec));
-  ctx->width = 160;
-  ctx->height = 90;
-  ctx->pix_fmt = AV_PIX_FMT_YUV420P;
-  ctx->time_base = {1, 10};
-  ctx->gop_size = 1000;
-  ctx->refs = references;
-  ctx->thread_count = 1;
-  av_opt_set(ctx->priv_data, "preset", "ultrafast", 0);
-  check_av(avcodec_open2(ctx.get(), codec, nullptr), "libx264");
+  configure(*ctx);
+  check_av(avcodec_open2(ctx.get(), codec, nullptr), encoder);
   std::vector<std::vector<uint8_t>> out;
   av::PacketPtr p = av::make_packet();
   const auto receive = [&] {
@@ -134,7 +109,7 @@ std::vector<std::vector<uint8_t>> h264_frames(int count, int references) {
     }
   };
   for (int k = 0; k < count; ++k) {
-    av::FramePtr f = flat_picture(40 + 5 * k, 128, 128);
+    av::FramePtr f = picture(k);
     f->pts = k;
     check_av(avcodec_send_frame(ctx.get(), f.get()), "encode");
     receive();
@@ -142,6 +117,30 @@ std::vector<std::vector<uint8_t>> h264_frames(int count, int references) {
   check_av(avcodec_send_frame(ctx.get(), nullptr), "drain");
   receive();
   return out;
+}
+
+// VP8 frames of a flat colour, a keyframe every 10.
+std::vector<std::vector<uint8_t>> vp8_frames(int count, int y, int u, int v) {
+  return encoded_frames(
+      "libvpx", count,
+      [](AVCodecContext& c) {
+        c.gop_size = 10;
+        av_opt_set(c.priv_data, "deadline", "realtime", 0);
+      },
+      [&](int) { return flat_picture(y, u, v); });
+}
+
+// H.264 Annex B access units of flat pictures (a little brighter each) from libx264,
+// keeping `references` reference pictures, one keyframe at the start.
+std::vector<std::vector<uint8_t>> h264_frames(int count, int references) {
+  return encoded_frames(
+      "libx264", count,
+      [&](AVCodecContext& c) {
+        c.gop_size = 1000;
+        c.refs = references;
+        av_opt_set(c.priv_data, "preset", "ultrafast", 0);
+      },
+      [](int k) { return flat_picture(40 + 5 * k, 128, 128); });
 }
 
 struct Events {
