@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -47,9 +48,13 @@ int PictureMemoryBudget::get_buffer(AVCodecContext* decoder, AVFrame* frame, int
   auto* self = static_cast<PictureMemoryBudget*>(decoder->opaque);
   const auto refuse = [&](int64_t bytes) {
     const char* format = av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format));
-    self->refusal_ = "the decoder's " + std::to_string(decoder->width) + "x" + std::to_string(decoder->height) + " " +
-                     (format != nullptr ? format : "?") + " pictures (" + mib(bytes) + " each) would take more than the " +
-                     mib(self->max_bytes_) + " a video decoder may hold";
+    try {  // nothing may throw through libavcodec
+      self->refusal_ = "the decoder's " + std::to_string(decoder->width) + "x" + std::to_string(decoder->height) +
+                       " " + (format != nullptr ? format : "?") + " pictures (" + mib(bytes) +
+                       " each) would take more than the " + mib(self->max_bytes_) + " a video decoder may hold";
+    } catch (const std::bad_alloc&) {
+      self->refusal_.reset();
+    }
     av_frame_unref(frame);
     return AVERROR(ENOMEM);
   };
@@ -68,7 +73,8 @@ int PictureMemoryBudget::get_buffer(AVCodecContext* decoder, AVFrame* frame, int
   // Each buffer is wrapped in one whose release returns the bytes. A wrapper that cannot
   // be made fails the picture; av_frame_unref releases wrapped and unwrapped alike.
   const auto wrap = [&](AVBufferRef*& slot) {
-    auto* held = new HeldBuffer{self->shared_from_this(), slot};
+    auto* held = new (std::nothrow) HeldBuffer{self->shared_from_this(), slot};
+    if (held == nullptr) return false;
     AVBufferRef* wrapper = av_buffer_create(slot->data, slot->size, &PictureMemoryBudget::release, held, 0);
     if (wrapper == nullptr) {
       delete held;
