@@ -25,20 +25,17 @@ void TimelineBuffer::reserve_until(int64_t end_index) {
 }
 
 int64_t TimelineBuffer::write(int64_t at_index, std::span<const float> samples) {
-  assert(at_index >= end());
-  if (!ahead_.empty()) {
-    Run& last = ahead_.back();
-    const int64_t last_end = last.start + static_cast<int64_t>(last.samples.size());
-    if (at_index - last_end <= kMaxStoredSilence) {
-      last.samples.resize(static_cast<size_t>(at_index - last.start), 0.0f);
-      last.samples.insert(last.samples.end(), samples.begin(), samples.end());
-    } else {
-      ahead_.push_back(Run{at_index, std::vector<float>(samples.begin(), samples.end())});
-    }
+  assert(at_index >= (ahead_.empty() ? end_ : end()));
+  // end() is the last run's end while runs are kept aside, else the ring's (or the mix
+  // position, whichever is later).
+  if (at_index - end() > kMaxStoredSilence) {
+    ahead_.push_back(Run{at_index, std::vector<float>(samples.begin(), samples.end())});
     return 0;
   }
-  if (at_index - std::max(end_, read_index_) > kMaxStoredSilence) {
-    ahead_.push_back(Run{at_index, std::vector<float>(samples.begin(), samples.end())});
+  if (!ahead_.empty()) {
+    Run& last = ahead_.back();
+    last.samples.resize(static_cast<size_t>(at_index - last.start), 0.0f);
+    last.samples.insert(last.samples.end(), samples.begin(), samples.end());
     return 0;
   }
   return store(at_index, samples);

@@ -28,9 +28,9 @@ class TimelineBuffer {
 
   explicit TimelineBuffer(int64_t initial_capacity_samples = 16384);
 
-  // Writes `samples` at timeline index `at`, which must be >= end(). The interval
-  // [end(), at) is silence. Samples before read_index() (already mixed) are not stored;
-  // their count is returned.
+  // Writes `samples` at timeline index `at`, at or after the last sample written. The
+  // interval [end(), at) is silence. Samples before read_index() (already mixed) are not
+  // stored; their count is returned.
   int64_t write(int64_t at, std::span<const float> samples);
 
   // Releases everything before `index` (the mix position moved on).
